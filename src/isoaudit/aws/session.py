@@ -1,0 +1,70 @@
+"""The one place boto3 clients are built: endpoint, retries and call counting applied alike."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import boto3
+from botocore.client import BaseClient
+from botocore.config import Config
+
+from isoaudit import __version__
+
+RETRIES = {"mode": "adaptive", "max_attempts": 10}
+
+
+class CallCounter:
+    """Counts API operations (retries of one operation count once), safely across threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def __call__(self, **_: Any) -> None:
+        with self._lock:
+            self._count += 1
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+
+@dataclass(frozen=True)
+class AwsSession:
+    """A boto3 session plus how to reach AWS; passed into every call, never looked up globally."""
+
+    boto3_session: boto3.Session
+    endpoint_url: str | None = None
+    counter: CallCounter = field(default_factory=CallCounter)
+
+    @property
+    def region(self) -> str:
+        return self.boto3_session.region_name or "us-east-1"
+
+    def client(self, service_name: str, *, region: str | None = None, pool: int = 10) -> BaseClient:
+        client = self.boto3_session.client(
+            service_name,
+            region_name=region or self.region,
+            endpoint_url=self.endpoint_url,
+            config=Config(
+                retries=RETRIES,
+                max_pool_connections=pool,
+                user_agent_extra=f"isoaudit/{__version__}",
+            ),
+        )
+        client.meta.events.register("before-call", self.counter)
+        return client
+
+    def counted(self) -> AwsSession:
+        """The same session with a fresh call counter."""
+        return replace(self, counter=CallCounter())
+
+    def __repr__(self) -> str:  # never show credentials, even by accident
+        return f"AwsSession(region={self.region!r}, endpoint_url={self.endpoint_url!r})"
+
+
+def default_session(*, region: str, endpoint_url: str | None) -> AwsSession:
+    """The auditing account's session from the standard credential chain (env, profile, instance role)."""
+    return AwsSession(boto3.Session(region_name=region), endpoint_url=endpoint_url)

@@ -1,0 +1,180 @@
+"""Configuration: one TOML file, overridden by ISOAUDIT_* environment variables, then by the command line.
+
+Validated on load, before any AWS call: a mistake raises ConfigError naming the field and what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+REGION_NAME = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+_config_file: ContextVar[Path | None] = ContextVar("isoaudit_config_file", default=None)
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names the field and what it expects."""
+
+
+class AuditConfig(BaseSettings):
+    """Everything a run needs; production and the embedded demo differ only in these values."""
+
+    model_config = SettingsConfigDict(env_prefix="ISOAUDIT_", extra="forbid", frozen=True)
+
+    # Where the data goes.
+    bucket: str = Field(description="S3 bucket that holds the Parquet lake and Athena results")
+    prefix: str = Field("isoaudit", description="Key prefix of the lake inside the bucket")
+    database: str = Field("isoaudit", description="Glue database of the tables and views")
+    kms_key_id: str | None = Field(None, description="KMS key for SSE-KMS on every S3 write")
+    athena_workgroup: str = Field("primary", description="Athena workgroup that creates the views")
+    reports_dir: Path = Field(Path("reports"), description="Local folder for the workbook and lake copy")
+
+    # How AWS is reached.
+    endpoint_url: str | None = Field(None, description="AWS-compatible endpoint (emulator); None for AWS")
+    home_region: str = Field("us-east-1", description="Region of Organizations, STS, S3, Glue and Athena")
+    role_name: str = Field("IsoAuditReadOnly", description="Read-only audit role in every member account")
+    external_id: str | None = Field(None, description="External ID the audit role's trust policy requires")
+    session_duration_seconds: int = Field(3600, ge=900, le=43200, description="Assumed-role lifetime")
+    regions: list[str] = Field(
+        default_factory=list, description="Regions to audit; empty means every region enabled in the account"
+    )
+    exclude_accounts: list[str] = Field(default_factory=list, description="Account ids never audited")
+    concurrency: int = Field(8, ge=1, le=64, description="Account-regions collected at the same time")
+
+    # How jobs are attributed.
+    team_tag_keys: list[str] = Field(default_factory=lambda: ["team", "Team", "owner"])
+    environment_tag_keys: list[str] = Field(
+        default_factory=lambda: ["environment", "Environment", "env", "stage"]
+    )
+    family_tag_key: str | None = Field("pipeline", description="Job tag naming the line of runs")
+    team_mapping: dict[str, str] = Field(
+        default_factory=dict, description="Account id or OU path (e.g. /Workloads/Prod) -> team"
+    )
+    environment_patterns: dict[str, str] = Field(
+        default_factory=lambda: {
+            "sandbox": r"\b(sandbox|sbx|playground)\b",
+            "non-production": r"\b(non-?prod\w*|dev\w*|test\w*|qa|stag\w*|uat)\b",
+            "production": r"\b(prod|production|prd|live)\b",
+        },
+        description="Environment -> regular expression, tried in order on tags and OU names",
+    )
+    dormant_days: int = Field(90, ge=1, description="Days without a run after which an open family is dormant")
+    trend_weeks: int = Field(12, ge=1, le=104, description="Trailing weeks shown in trends")
+
+    # Where alerts go.
+    sns_topic_arn: str | None = Field(None, description="SNS topic that receives new-violation alerts")
+
+    @field_validator("role_name", "bucket", "database", "athena_workgroup")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_name(cls, value: str) -> str:
+        if not BUCKET_NAME.match(value):
+            raise ValueError("expected an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)")
+        return value
+
+    @field_validator("home_region")
+    @classmethod
+    def _home_region(cls, value: str) -> str:
+        if not REGION_NAME.match(value):
+            raise ValueError(f"{value!r} is not a region name (expected e.g. us-east-1)")
+        return value
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, value: list[str]) -> list[str]:
+        for region in value:
+            if not REGION_NAME.match(region):
+                raise ValueError(f"{region!r} is not a region name (expected e.g. us-east-1)")
+        return value
+
+    @field_validator("exclude_accounts")
+    @classmethod
+    def _account_ids(cls, value: list[str]) -> list[str]:
+        for account_id in value:
+            if not ACCOUNT_ID.match(account_id):
+                raise ValueError(f"{account_id!r} is not a 12-digit account id")
+        return value
+
+    @field_validator("environment_patterns")
+    @classmethod
+    def _patterns(cls, value: dict[str, str]) -> dict[str, str]:
+        allowed = {"production", "non-production", "sandbox"}
+        for environment, pattern in value.items():
+            if environment not in allowed:
+                raise ValueError(f"{environment!r} is not one of {sorted(allowed)}")
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{environment}: invalid regular expression: {exc}") from None
+        return value
+
+    @property
+    def role_session_name(self) -> str:
+        return "isoaudit-audit"
+
+    @property
+    def lake_uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix.strip('/')}"
+
+    @property
+    def athena_output(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix.strip('/')}-athena-results/"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Command line beats environment beats file.
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, _config_file.get()))
+
+
+def load_config(path: Path | None = None, **overrides: Any) -> AuditConfig:
+    """Load and validate; `overrides` are command-line values (None means not given)."""
+    if path is not None and not path.is_file():
+        raise ConfigError(f"config file {path}: not found")
+    given = {key: value for key, value in overrides.items() if value is not None}
+    token = _config_file.set(path)
+    try:
+        return AuditConfig(**given)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, path)) from None
+    finally:
+        _config_file.reset(token)
+
+
+def _one_line(exc: ValidationError, path: Path | None) -> str:
+    where = f" in {path}" if path else ""
+    problems = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "config"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown field (see isoaudit.example.toml for the fields)"
+        elif error["type"] == "missing":
+            message = "required, not given"
+        problems.append(f"{field}: {message}")
+    return f"invalid configuration{where}: " + "; ".join(problems)

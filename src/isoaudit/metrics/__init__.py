@@ -1,0 +1,1 @@
+"""Pure transformations: DataFrames in, DataFrames out. No I/O, no AWS."""

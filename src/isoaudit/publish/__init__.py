@@ -1,0 +1,1 @@
+"""Publishers: they only write what the metrics computed."""
