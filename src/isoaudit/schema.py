@@ -158,7 +158,8 @@ def conform(frame: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:
     if missing:
         raise ValueError(f"missing columns: {', '.join(missing)}")
     table = pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
-    return table.to_pandas()
+    # Ignore pandas metadata so every frame gets the same dtypes, whether it came from AWS or from Parquet.
+    return table.to_pandas(ignore_metadata=True)
 
 
 def glue_types(schema: pa.Schema) -> dict[str, str]:

@@ -1,0 +1,1 @@
+"""Prefect flows: thin sequencing of isoaudit's library calls."""

@@ -1,0 +1,114 @@
+"""The weekly audit as a Prefect flow: discover, collect per account concurrently, store, report, publish."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from isoaudit import audit
+from isoaudit.aws.organizations import Account
+from isoaudit.aws.session import AwsSession
+from isoaudit.collect import AccountAudit, AuditRun, audit_account
+from isoaudit.config import AuditConfig, load_config
+from isoaudit.metrics.report import WeeklyReport, report_json
+
+# Threads available to tasks; the config's `concurrency` bounds how many collect at once.
+MAX_WORKERS = 64
+_collection_slots: dict[int, threading.BoundedSemaphore] = {}
+
+
+def _slots(concurrency: int) -> threading.BoundedSemaphore:
+    return _collection_slots.setdefault(concurrency, threading.BoundedSemaphore(concurrency))
+
+
+# Tasks take live sessions and DataFrames: never cache or persist them (they may hold credentials).
+@task(cache_policy=NO_CACHE, persist_result=False)
+def discover_organization(aws: AwsSession, config: AuditConfig) -> audit.Organization:
+    return audit.discover(aws=aws, config=config)
+
+
+@task(cache_policy=NO_CACHE, persist_result=False, task_run_name="collect-{account.account_id}")
+def collect_account(
+    aws: AwsSession, account: Account, config: AuditConfig, run: AuditRun, default_regions: list[str]
+) -> AccountAudit:
+    with _slots(config.concurrency):
+        return audit_account(aws=aws, account=account, config=config, run=run, default_regions=default_regions)
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def store_lake(
+    aws: AwsSession, config: AuditConfig, run: AuditRun, accounts: list[Account], audits: list[AccountAudit]
+) -> audit.StoredLake:
+    return audit.store(aws=aws, config=config, run=run, accounts=accounts, audits=audits)
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def compute_report(config: AuditConfig, run: AuditRun, stored: audit.StoredLake) -> WeeklyReport:
+    return audit.report(config=config, run=run, stored=stored)
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def publish_reports(aws: AwsSession, config: AuditConfig, weekly: WeeklyReport) -> Path:
+    return audit.publish(aws=aws, config=config, weekly=weekly)
+
+
+@flow(name="weekly_audit", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS), persist_result=False)
+def weekly_audit(
+    config_file: str | None = None, week: str | None = None, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Audit every account of the Organization for `week` (default: the last complete ISO week)."""
+    logger = get_run_logger()
+    config = load_config(Path(config_file) if config_file else None, **(overrides or {}))
+    run = audit.start_run(week=week)
+    aws = audit.management_session(config)
+    organization = discover_organization(aws, config)
+    logger.info(
+        "auditing %d accounts for %s (run %s)", len(organization.accounts), run.audit_week, run.run_id
+    )
+    futures = [
+        collect_account.submit(aws, account, config, run, organization.default_regions)
+        for account in organization.accounts
+    ]
+    audits: list[AccountAudit] = []
+    for future in as_completed(futures):
+        audits.append(future.result())
+        logger.info(
+            "collected %d/%d accounts, %d jobs seen, %d gaps",
+            len(audits),
+            len(futures),
+            sum(len(done.jobs) for done in audits),
+            sum(int((done.coverage["status"] == "failed").sum()) for done in audits),
+        )
+    stored = store_lake(aws, config, run, organization.accounts, audits)
+    weekly = compute_report(config, run, stored)
+    workbook = publish_reports(aws, config, weekly)
+    _publish_artifacts(weekly, workbook)
+    return {**report_json(weekly), "workbook": str(workbook)}
+
+
+def _publish_artifacts(weekly: WeeklyReport, workbook: Path) -> None:
+    summary = report_json(weekly)
+    create_table_artifact(
+        key="isoaudit-team-kpis",
+        table=summary["teams"],
+        description=f"isoaudit team KPIs for {weekly.week}",
+    )
+    org = summary["org"]
+    create_markdown_artifact(
+        key="isoaudit-weekly-report",
+        markdown=(
+            f"# isoaudit {weekly.week}\n\n"
+            f"- jobs: {org['jobs']}, isolation rate: {org['isolation_rate']} %\n"
+            f"- violations: {org['violations']}, open episodes: {org['episodes_open']}\n"
+            f"- audit coverage: {org['audit_coverage']} %\n\n"
+            f"Workbook: `{workbook.resolve()}`\n"
+        ),
+        description=f"isoaudit weekly report {weekly.week}",
+    )

@@ -1,0 +1,150 @@
+"""S3, Glue and Athena, through awswrangler: the Parquet lake and its catalog.
+
+Every table is laid out for cheap queries: Parquet (snappy), partitioned by month where it grows with
+time, with Athena partition projection so no crawler or MSCK REPAIR is ever needed, and rewritten per
+partition so files do not pile up week after week.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import shutil
+from pathlib import Path
+
+import awswrangler as wr
+import pandas as pd
+import pyarrow as pa
+
+from isoaudit.aws.session import AwsSession
+from isoaudit.config import AuditConfig
+from isoaudit.schema import TABLES, conform, descriptions, empty_frame, glue_types
+
+MONTH_FORMAT = "%Y-%m"
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    name: str
+    description: str
+    partitioned_by_creation_month: bool = False
+
+    @property
+    def schema(self) -> pa.Schema:
+        return TABLES[self.name]
+
+
+# Tables that grow with the job history are partitioned by the month a job was created: a job never
+# changes month, so rewriting the months a run touched replaces each job exactly once. The small tables
+# are rewritten whole, one file each.
+PARTITION_COLUMN = "creation_month"
+LAYOUTS = {
+    layout.name: layout
+    for layout in (
+        TableLayout("jobs", "Every SageMaker job ever seen, by ARN", partitioned_by_creation_month=True),
+        TableLayout("job_facts", "Jobs with team, posture, family", partitioned_by_creation_month=True),
+        TableLayout("coverage", "Per audit week: each account-region's audit status and reason"),
+        TableLayout("accounts", "Member accounts: name, OU path, tags (latest run)"),
+        TableLayout("episodes", "Exposure episodes per family (latest run)"),
+        TableLayout("weekly_kpis", "KPIs per ISO week and scope (latest run)"),
+    )
+}
+
+
+def creation_months(frame: pd.DataFrame) -> set[str]:
+    return set(frame["creation_time"].dt.strftime(MONTH_FORMAT).unique())
+
+
+def _use_endpoint(aws: AwsSession) -> None:
+    # awswrangler reads endpoints from its global config, not from the session.
+    for service in ("s3", "glue", "athena", "sts"):
+        setattr(wr.config, f"{service}_endpoint_url", aws.endpoint_url)
+
+
+def _path(config: AuditConfig, table: str) -> str:
+    return f"{config.lake_uri}/{table}/"
+
+
+def read_table(*, aws: AwsSession, config: AuditConfig, table: str) -> pd.DataFrame:
+    """The whole table, conformed to its schema; empty when nothing was written yet."""
+    _use_endpoint(aws)
+    layout = LAYOUTS[table]
+    path = _path(config, table)
+    if not wr.s3.list_objects(path, suffix=".parquet", boto3_session=aws.boto3_session):
+        return empty_frame(layout.schema)
+    frame = wr.s3.read_parquet(path, dataset=True, boto3_session=aws.boto3_session)
+    return conform(frame, layout.schema)
+
+
+def write_table(
+    *, aws: AwsSession, config: AuditConfig, table: str, frame: pd.DataFrame, months: set[str] | None = None
+) -> None:
+    """Replace the table with `frame`; with `months`, replace only those creation months.
+
+    With `months`, `frame` must hold every row of those months (the partitions are rewritten whole).
+    """
+    _use_endpoint(aws)
+    layout = LAYOUTS[table]
+    frame = conform(frame, layout.schema)
+    wr.catalog.create_database(config.database, exist_ok=True, boto3_session=aws.boto3_session)
+    dtype = glue_types(layout.schema)
+    comments = descriptions(layout.schema)
+    extra: dict = {"mode": "overwrite"}
+    table_parameters: dict[str, str] = {}
+    if layout.partitioned_by_creation_month:
+        frame = frame.assign(**{PARTITION_COLUMN: frame["creation_time"].dt.strftime(MONTH_FORMAT)})
+        if months is not None:
+            frame = frame[frame[PARTITION_COLUMN].isin(months)]
+            extra["mode"] = "overwrite_partitions"
+        if frame.empty:
+            return
+        dtype[PARTITION_COLUMN] = "string"
+        comments[PARTITION_COLUMN] = "Month of creation_time (yyyy-MM, UTC): the partition"
+        extra |= {
+            "partition_cols": [PARTITION_COLUMN],
+            "athena_partition_projection_settings": {
+                "projection_types": {PARTITION_COLUMN: "date"},
+                "projection_ranges": {PARTITION_COLUMN: "2017-01,NOW"},
+                "projection_formats": {PARTITION_COLUMN: "yyyy-MM"},
+                "projection_intervals": {PARTITION_COLUMN: "1"},
+            },
+        }
+        # awswrangler has no setting for the interval unit of a string-typed date projection.
+        table_parameters[f"projection.{PARTITION_COLUMN}.interval.unit"] = "MONTHS"
+    wr.s3.to_parquet(
+        frame,
+        path=_path(config, table),
+        dataset=True,
+        database=config.database,
+        table=table,
+        dtype=dtype,
+        glue_table_settings={
+            "description": layout.description,
+            "columns_comments": comments,
+            "parameters": table_parameters,
+        },
+        compression="snappy",
+        boto3_session=aws.boto3_session,
+        s3_additional_kwargs=_encryption(config),
+        **extra,
+    )
+
+
+def _encryption(config: AuditConfig) -> dict[str, str] | None:
+    if not config.kms_key_id:
+        return None
+    return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": config.kms_key_id}
+
+
+def mirror(*, aws: AwsSession, config: AuditConfig, destination: Path) -> list[Path]:
+    """Copy every Parquet file of the lake to `destination`, keeping the table/partition layout."""
+    _use_endpoint(aws)
+    if destination.exists():
+        shutil.rmtree(destination)
+    copied = []
+    prefix = f"{config.lake_uri}/"
+    for uri in wr.s3.list_objects(prefix, suffix=".parquet", boto3_session=aws.boto3_session):
+        local = destination / uri.removeprefix(prefix)
+        local.parent.mkdir(parents=True, exist_ok=True)
+        wr.s3.download(path=uri, local_file=str(local), boto3_session=aws.boto3_session)
+        copied.append(local)
+    return copied

@@ -1,0 +1,53 @@
+"""Fold a run's freshly collected jobs into the history: keyed by ARN, nothing ever dropped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from isoaudit.schema import JOBS, conform
+
+
+def merge_history(
+    *,
+    history: pd.DataFrame,
+    fresh: pd.DataFrame,
+    fully_listed: Iterable[tuple[str, str]],
+) -> pd.DataFrame:
+    """History updated with `fresh`; jobs of a fully listed account-region that are gone get listed=False.
+
+    A job seen again keeps its `first_seen`; a job that disappeared keeps its last record. Only
+    account-regions in `fully_listed` can prove a disappearance: an incremental or failed read proves nothing.
+    """
+    fresh = fresh.drop_duplicates("job_arn", keep="last")
+    first_seen = history.set_index("job_arn")["first_seen"]
+    updated = fresh.copy()
+    known = updated["job_arn"].isin(first_seen.index)
+    updated.loc[known, "first_seen"] = updated.loc[known, "job_arn"].map(first_seen)
+
+    kept = history[~history["job_arn"].isin(updated["job_arn"])].copy()
+    listed_scope = pd.MultiIndex.from_tuples(list(fully_listed) or [("", "")], names=["account_id", "region"])
+    in_scope = pd.MultiIndex.from_frame(kept[["account_id", "region"]]).isin(listed_scope)
+    kept.loc[in_scope, "listed"] = False
+
+    parts = [frame for frame in (kept, updated) if not frame.empty]
+    if not parts:
+        return conform(history, JOBS)
+    merged = pd.concat(parts, ignore_index=True)
+    return conform(merged.sort_values(["account_id", "region", "creation_time", "job_arn"]), JOBS)
+
+
+def changed_rows(*, before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """Rows of `after` that are new or differ from `before` (to rewrite only the partitions that changed)."""
+    if before.empty:
+        return after
+    joined = after.merge(before, on="job_arn", how="left", suffixes=("", "_before"), indicator=True)
+    is_new = joined["_merge"] == "left_only"
+    differs = pd.Series(False, index=joined.index)
+    for column in JOBS.names:
+        if column == "job_arn":
+            continue
+        now, then = joined[column], joined[f"{column}_before"]
+        differs |= ~((now == then) | (now.isna() & then.isna())).fillna(False).astype(bool)
+    return after[(is_new | differs).to_numpy()]

@@ -1,0 +1,54 @@
+"""JOBS rows with sensible defaults, for tests that need a handful of jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from isoaudit.schema import JOBS, conform, empty_frame
+
+ACCOUNT = "111111111111"
+REGION = "us-east-1"
+
+
+def job(name: str, created: str, **fields: Any) -> dict[str, Any]:
+    account = fields.get("account_id", ACCOUNT)
+    region = fields.get("region", REGION)
+    seen = pd.Timestamp(fields.pop("seen", "2026-11-23T06:00:00Z"))
+    return {
+        "job_arn": f"arn:aws:sagemaker:{region}:{account}:training-job/{name}",
+        "job_kind": "training",
+        "account_id": account,
+        "region": region,
+        "job_name": name,
+        "status": "Completed",
+        "failure_reason": "",
+        "creation_time": pd.Timestamp(created),
+        "start_time": pd.Timestamp(created),
+        "end_time": pd.Timestamp(created) + pd.Timedelta(hours=1),
+        "last_modified_time": pd.Timestamp(created) + pd.Timedelta(hours=1),
+        "network_isolation": False,
+        "vpc_subnet_ids": "",
+        "vpc_security_group_ids": "",
+        "inter_container_encryption": False,
+        "volume_kms_key_id": "",
+        "output_kms_key_id": "",
+        "image_uri": "123.dkr.ecr.us-east-1.amazonaws.com/train:1",
+        "role_arn": f"arn:aws:iam::{account}:role/sm",
+        "tags_json": "{}",
+        "tuning_job_name": "",
+        "first_seen": seen,
+        "last_seen": seen,
+        "listed": True,
+        **fields,
+    }
+
+
+def jobs_frame(*rows: dict[str, Any]) -> pd.DataFrame:
+    if not rows:
+        return empty_frame(JOBS)
+    frame = pd.DataFrame(list(rows))
+    for column in ("creation_time", "start_time", "end_time", "last_modified_time", "first_seen", "last_seen"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return conform(frame, JOBS)
