@@ -39,7 +39,9 @@ def collect_account(
     aws: AwsSession, account: Account, config: AuditConfig, run: AuditRun, default_regions: list[str]
 ) -> AccountAudit:
     with _slots(config.concurrency):
-        return audit_account(aws=aws, account=account, config=config, run=run, default_regions=default_regions)
+        return audit_account(
+            aws=aws, account=account, config=config, run=run, default_regions=default_regions
+        )
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)

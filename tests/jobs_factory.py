@@ -49,6 +49,13 @@ def jobs_frame(*rows: dict[str, Any]) -> pd.DataFrame:
     if not rows:
         return empty_frame(JOBS)
     frame = pd.DataFrame(list(rows))
-    for column in ("creation_time", "start_time", "end_time", "last_modified_time", "first_seen", "last_seen"):
+    for column in (
+        "creation_time",
+        "start_time",
+        "end_time",
+        "last_modified_time",
+        "first_seen",
+        "last_seen",
+    ):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return conform(frame, JOBS)

@@ -8,7 +8,9 @@ WEEK2 = "2026-11-23T06:00:00Z"
 
 
 def test_rerun_with_same_jobs_keeps_each_job_once_and_changes_nothing() -> None:
-    history = jobs_frame(job("a", "2026-11-10T10:00:00Z", seen=WEEK1), job("b", "2026-11-11T10:00:00Z", seen=WEEK1))
+    history = jobs_frame(
+        job("a", "2026-11-10T10:00:00Z", seen=WEEK1), job("b", "2026-11-11T10:00:00Z", seen=WEEK1)
+    )
     merged = merge_history(history=history, fresh=history, fully_listed=[(ACCOUNT, REGION)])
     assert sorted(merged["job_name"]) == ["a", "b"]
     assert changed_rows(before=history, after=merged).empty
@@ -29,7 +31,9 @@ def test_seen_again_keeps_first_seen_and_takes_new_status() -> None:
 def test_job_gone_from_a_fully_listed_region_is_kept_and_marked_unlisted() -> None:
     history = jobs_frame(job("gone", "2026-11-10T10:00:00Z", seen=WEEK1), job("here", "2026-11-11T10:00:00Z"))
     fresh = jobs_frame(job("here", "2026-11-11T10:00:00Z", seen=WEEK2))
-    merged = merge_history(history=history, fresh=fresh, fully_listed=[(ACCOUNT, REGION)]).set_index("job_name")
+    merged = merge_history(history=history, fresh=fresh, fully_listed=[(ACCOUNT, REGION)]).set_index(
+        "job_name"
+    )
     assert not merged.loc["gone", "listed"]
     assert merged.loc["gone", "last_seen"] == pd.Timestamp(WEEK1)
     assert merged.loc["here", "listed"]

@@ -75,7 +75,12 @@ class StoredLake:
 
 
 def store(
-    *, aws: AwsSession, config: AuditConfig, run: AuditRun, accounts: Sequence[Account], audits: Sequence[AccountAudit]
+    *,
+    aws: AwsSession,
+    config: AuditConfig,
+    run: AuditRun,
+    accounts: Sequence[Account],
+    audits: Sequence[AccountAudit],
 ) -> StoredLake:
     """Fold this run into the lake. Idempotent: re-running a week replaces, never duplicates."""
     history = lake.read_table(aws=aws, config=config, table="jobs")

@@ -90,7 +90,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
             "role_name": getattr(args, "role_name", None),
             "external_id": getattr(args, "external_id", None),
             "endpoint_url": getattr(args, "endpoint_url", None),
-            "regions": [region.strip() for region in regions.split(",") if region.strip()] if regions else None,
+            "regions": [region.strip() for region in regions.split(",") if region.strip()]
+            if regions
+            else None,
             "reports_dir": str(args.out) if args.out else None,
         }.items()
         if value is not None
@@ -102,7 +104,9 @@ def _run(args: argparse.Namespace) -> int:
     load_config(args.config, **overrides)  # validate before Prefect or AWS is touched
     from flows.weekly_audit import weekly_audit
 
-    result = weekly_audit(config_file=str(args.config) if args.config else None, week=args.week, overrides=overrides)
+    result = weekly_audit(
+        config_file=str(args.config) if args.config else None, week=args.week, overrides=overrides
+    )
     _print(result, as_json=args.json)
     return 0
 
@@ -145,11 +149,12 @@ def _print(result: dict[str, Any], *, as_json: bool) -> None:
     org = result["org"]
     print(f"\nisoaudit {result['period']['week']} ({result['period']['start']} to {result['period']['end']})")
     print(f"  jobs created          {org['jobs']}")
-    print(f"  isolation rate        {_pct(org['isolation_rate'])} (production {_pct(org['production_isolation_rate'])})")
+    production = _pct(org["production_isolation_rate"])
+    print(f"  isolation rate        {_pct(org['isolation_rate'])} (production {production})")
     print(f"  violations            {org['violations']}")
     print(
-        f"  MTTR                  {_hours(org['mttr_hours'])} mean, {_hours(org['median_ttr_hours'])} median, "
-        f"{_hours(org['p90_ttr_hours'])} p90 over {org['episodes_closed']} closed episodes"
+        f"  MTTR                  {_hours(org['mttr_hours'])} mean, {_hours(org['median_ttr_hours'])} median,"
+        f" {_hours(org['p90_ttr_hours'])} p90 over {org['episodes_closed']} closed episodes"
     )
     print(f"  open exposure         {org['episodes_open']} episodes")
     print(f"  audit coverage        {_pct(org['audit_coverage'])}")

@@ -93,8 +93,12 @@ def audit_account(
         if region not in enabled:
             coverage.skipped(region=region, reason="region not enabled in this account")
     in_scope = [region for region in regions if region in enabled]
-    with ThreadPoolExecutor(max_workers=REGION_WORKERS, thread_name_prefix=f"audit-{account.account_id}") as pool:
-        frames = list(pool.map(lambda region: _audit_region(member, account, region, run, coverage), in_scope))
+    with ThreadPoolExecutor(
+        max_workers=REGION_WORKERS, thread_name_prefix=f"audit-{account.account_id}"
+    ) as pool:
+        frames = list(
+            pool.map(lambda region: _audit_region(member, account, region, run, coverage), in_scope)
+        )
     jobs = pd.concat([frame for frame in frames if not frame.empty] or [empty_frame(JOBS)], ignore_index=True)
     return AccountAudit(account.account_id, conform(jobs, JOBS), coverage.frame())
 
@@ -111,7 +115,9 @@ def _audit_region(
                 context=f"cannot read {kind.name} jobs",
             )
             frames.append(
-                job_rows(records, kind=kind, account_id=account.account_id, region=region, seen_at=run.started_at)
+                job_rows(
+                    records, kind=kind, account_id=account.account_id, region=region, seen_at=run.started_at
+                )
             )
     except _Gap as gap:
         log.warning("account %s region %s not audited: %s", account.account_id, region, gap.reason)

@@ -10,6 +10,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from botocore.session import get_session
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -18,9 +19,21 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-REGION_NAME = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def _known_regions() -> frozenset[str]:
+    """Region names botocore knows, in every partition (no API call)."""
+    session = get_session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("ec2", partition_name=partition)
+    )
+
+
+KNOWN_REGIONS = _known_regions()
 
 _config_file: ContextVar[Path | None] = ContextVar("isoaudit_config_file", default=None)
 
@@ -71,7 +84,9 @@ class AuditConfig(BaseSettings):
         },
         description="Environment -> regular expression, tried in order on tags and OU names",
     )
-    dormant_days: int = Field(90, ge=1, description="Days without a run after which an open family is dormant")
+    dormant_days: int = Field(
+        90, ge=1, description="Days without a run after which an open family is dormant"
+    )
     trend_weeks: int = Field(12, ge=1, le=104, description="Trailing weeks shown in trends")
 
     # Where alerts go.
@@ -94,16 +109,16 @@ class AuditConfig(BaseSettings):
     @field_validator("home_region")
     @classmethod
     def _home_region(cls, value: str) -> str:
-        if not REGION_NAME.match(value):
-            raise ValueError(f"{value!r} is not a region name (expected e.g. us-east-1)")
+        if value not in KNOWN_REGIONS:
+            raise ValueError(f"{value!r} is not a known AWS region (expected e.g. us-east-1)")
         return value
 
     @field_validator("regions")
     @classmethod
     def _regions(cls, value: list[str]) -> list[str]:
         for region in value:
-            if not REGION_NAME.match(region):
-                raise ValueError(f"{region!r} is not a region name (expected e.g. us-east-1)")
+            if region not in KNOWN_REGIONS:
+                raise ValueError(f"{region!r} is not a known AWS region (expected e.g. us-east-1)")
         return value
 
     @field_validator("exclude_accounts")

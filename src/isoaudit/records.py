@@ -113,6 +113,13 @@ def job_rows(
     if not rows:
         return empty_frame(JOBS)
     frame = pd.DataFrame(rows)
-    for column in ("creation_time", "start_time", "end_time", "last_modified_time", "first_seen", "last_seen"):
+    for column in (
+        "creation_time",
+        "start_time",
+        "end_time",
+        "last_modified_time",
+        "first_seen",
+        "last_seen",
+    ):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return conform(frame, JOBS)

@@ -83,8 +83,12 @@ JOB_FACTS = pa.schema(
         _field("posture", pa.string(), "isolated+vpc, isolated, vpc-only or open"),
         _field("compliant", pa.bool_(), "Network isolation on: the only thing that makes a job compliant"),
         _field("week", pa.string(), "ISO week of the creation time, e.g. 2026-W47"),
-        _field("failure_class", pa.string(), "missing_dependency, network_blocked, credentials_unavailable, "
-               "data_access or other; empty unless the job failed"),
+        _field(
+            "failure_class",
+            pa.string(),
+            "missing_dependency, network_blocked, credentials_unavailable, "
+            "data_access or other; empty unless the job failed",
+        ),
     ]
 )
 
@@ -96,7 +100,9 @@ EPISODES = pa.schema(
         _field("team", pa.string(), "Team of the job that opened the episode"),
         _field("environment", pa.string(), "Environment of the job that opened the episode"),
         _field("opened_at", UTC_TIMESTAMP, "Creation time of the first non-compliant job"),
-        _field("closed_at", UTC_TIMESTAMP, "Creation time of the first compliant job after it; empty if open"),
+        _field(
+            "closed_at", UTC_TIMESTAMP, "Creation time of the first compliant job after it; empty if open"
+        ),
         _field("first_job_name", pa.string(), "Job that opened the episode"),
         _field("non_compliant_runs", pa.int64(), "Non-compliant jobs of the family during the episode"),
         _field("last_run_at", UTC_TIMESTAMP, "Creation time of the family's last job during the episode"),
@@ -130,8 +136,12 @@ WEEKLY_KPIS = pa.schema(
         _field("median_ttr_hours", pa.float64(), "Median time to remediate, hours"),
         _field("p90_ttr_hours", pa.float64(), "90th percentile time to remediate, hours"),
         _field("episodes_open", pa.int64(), "Episodes open at the end of the week (dormant included)"),
-        _field("episodes_dormant", pa.int64(), "Open episodes whose family has not run for the dormancy period"),
-        _field("dependency_failures", pa.int64(), "Failed jobs classified missing_dependency or network_blocked"),
+        _field(
+            "episodes_dormant", pa.int64(), "Open episodes whose family has not run for the dormancy period"
+        ),
+        _field(
+            "dependency_failures", pa.int64(), "Failed jobs classified missing_dependency or network_blocked"
+        ),
         _field("stale_accounts", pa.int64(), "Accounts not audited this week whose last known state is used"),
     ]
 )

@@ -7,8 +7,8 @@ partition so files do not pile up week after week.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import awswrangler as wr

@@ -39,7 +39,9 @@ def _walk(client: BaseClient, *, parent_id: str, path: str, ou_ids: tuple[str, .
             ou_ids=ou_ids,
             tags=_tags(client, entry["Id"]),
         )
-    for ou in _pages(client, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent_id):
+    for ou in _pages(
+        client, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent_id
+    ):
         yield from _walk(client, parent_id=ou["Id"], path=f"{path}/{ou['Name']}", ou_ids=(*ou_ids, ou["Id"]))
 
 
