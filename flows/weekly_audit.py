@@ -19,29 +19,34 @@ from isoaudit.collect import AccountAudit, AuditRun, audit_account
 from isoaudit.config import AuditConfig, load_config
 from isoaudit.metrics.report import WeeklyReport, report_json
 
-# Threads available to tasks; the config's `concurrency` bounds how many collect at once.
+# Threads available to account tasks; the config's `concurrency` bounds the account-regions read at once.
 MAX_WORKERS = 64
-_collection_slots: dict[int, threading.BoundedSemaphore] = {}
-
-
-def _slots(concurrency: int) -> threading.BoundedSemaphore:
-    return _collection_slots.setdefault(concurrency, threading.BoundedSemaphore(concurrency))
 
 
 # Tasks take live sessions and DataFrames: never cache or persist them (they may hold credentials).
 @task(cache_policy=NO_CACHE, persist_result=False)
-def discover_organization(aws: AwsSession, config: AuditConfig) -> audit.Organization:
-    return audit.discover(aws=aws, config=config)
+def discover_organization(aws: AwsSession, config: AuditConfig, run: AuditRun) -> audit.Organization:
+    return audit.discover(aws=aws, config=config, run=run)
 
 
 @task(cache_policy=NO_CACHE, persist_result=False, task_run_name="collect-{account.account_id}")
 def collect_account(
-    aws: AwsSession, account: Account, config: AuditConfig, run: AuditRun, default_regions: list[str]
+    aws: AwsSession,
+    account: Account,
+    config: AuditConfig,
+    run: AuditRun,
+    organization: audit.Organization,
+    slots: threading.Semaphore,
 ) -> AccountAudit:
-    with _slots(config.concurrency):
-        return audit_account(
-            aws=aws, account=account, config=config, run=run, default_regions=default_regions
-        )
+    return audit_account(
+        aws=aws,
+        account=account,
+        config=config,
+        run=run,
+        default_regions=organization.default_regions,
+        plans=organization.plans,
+        slots=slots,
+    )
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
@@ -70,12 +75,13 @@ def weekly_audit(
     config = load_config(Path(config_file) if config_file else None, **(overrides or {}))
     run = audit.start_run(week=week)
     aws = audit.management_session(config)
-    organization = discover_organization(aws, config)
+    organization = discover_organization(aws, config, run)
     logger.info(
         "auditing %d accounts for %s (run %s)", len(organization.accounts), run.audit_week, run.run_id
     )
+    slots = threading.BoundedSemaphore(config.concurrency)
     futures = [
-        collect_account.submit(aws, account, config, run, organization.default_regions)
+        collect_account.submit(aws, account, config, run, organization, slots)
         for account in organization.accounts
     ]
     audits: list[AccountAudit] = []

@@ -13,7 +13,7 @@ import pandas as pd
 from isoaudit.aws import ec2, lake, organizations
 from isoaudit.aws.organizations import Account
 from isoaudit.aws.session import AwsSession, default_session
-from isoaudit.collect import AccountAudit, AuditRun
+from isoaudit.collect import AccountAudit, AuditRun, RegionPlan, plan_regions
 from isoaudit.config import AuditConfig
 from isoaudit.merge import changed_rows, merge_history
 from isoaudit.metrics.report import WeeklyReport, build_report, last_complete_week
@@ -25,6 +25,7 @@ from isoaudit.schema import ACCOUNTS, COVERAGE, JOBS, conform, empty_frame
 class Organization:
     accounts: list[Account]
     default_regions: list[str]
+    plans: dict[tuple[str, str], RegionPlan]
 
 
 def start_run(*, week: str | None = None, now: pd.Timestamp | None = None) -> AuditRun:
@@ -40,15 +41,21 @@ def management_session(config: AuditConfig) -> AwsSession:
     return default_session(region=config.home_region, endpoint_url=config.endpoint_url)
 
 
-def discover(*, aws: AwsSession, config: AuditConfig) -> Organization:
-    """ACTIVE accounts to audit, and the regions assumed in scope for an account that cannot be read."""
+def discover(*, aws: AwsSession, config: AuditConfig, run: AuditRun) -> Organization:
+    """ACTIVE accounts to audit, the regions in scope for an account that cannot be read, and how to read
+    each account-region (incrementally from its last audit, or a full listing)."""
     accounts = [
         account
         for account in organizations.list_accounts(aws=aws)
         if account.status == "ACTIVE" and account.account_id not in config.exclude_accounts
     ]
     regions = list(config.regions) or sorted(ec2.enabled_regions(aws=aws))
-    return Organization(accounts=accounts, default_regions=regions)
+    plans = plan_regions(
+        coverage=lake.read_table(aws=aws, config=config, table="coverage"),
+        now=run.started_at,
+        full_listing_every_days=config.full_listing_every_days,
+    )
+    return Organization(accounts=accounts, default_regions=regions, plans=plans)
 
 
 def accounts_frame(accounts: Sequence[Account]) -> pd.DataFrame:
@@ -85,7 +92,7 @@ def store(
     """Fold this run into the lake. Idempotent: re-running a week replaces, never duplicates."""
     history = lake.read_table(aws=aws, config=config, table="jobs")
     fresh = _concat([audit.jobs for audit in audits], empty_frame(JOBS))
-    fully_listed = [pair for audit in audits for pair in audit.audited_regions]
+    fully_listed = [pair for audit in audits for pair in audit.fully_listed_regions]
     jobs = merge_history(history=history, fresh=fresh, fully_listed=fully_listed)
     changed = changed_rows(before=history, after=jobs)
     lake.write_table(aws=aws, config=config, table="jobs", frame=jobs, months=lake.creation_months(changed))

@@ -6,16 +6,18 @@ Every read goes through `_guarded`, the single place where an AWS failure is tur
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TypeVar
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from isoaudit.aws import ec2, sagemaker, sts
 from isoaudit.aws.organizations import Account
+from isoaudit.aws.sagemaker import JobKind
 from isoaudit.aws.session import AwsSession
 from isoaudit.config import AuditConfig
 from isoaudit.errors import AUDIT_ERRORS, describe_failure
@@ -24,8 +26,6 @@ from isoaudit.schema import COVERAGE, JOBS, conform, empty_frame
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-REGION_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,44 @@ class AuditRun:
 
 
 @dataclass(frozen=True)
+class RegionPlan:
+    """How to read one account-region: everything (a full listing) or what changed since `since`."""
+
+    full: bool = True
+    since: datetime | None = None
+
+    @property
+    def listing(self) -> str:
+        return "full" if self.full else "incremental"
+
+
+FULL_LISTING = RegionPlan()
+
+# Search reads an index that can lag behind the jobs: each incremental read starts this long before the
+# previous audit of the account-region, and the merge by ARN absorbs the overlap.
+SEARCH_INDEX_LAG = timedelta(hours=1)
+
+
+def plan_regions(
+    *, coverage: pd.DataFrame, now: datetime, full_listing_every_days: int
+) -> dict[tuple[str, str], RegionPlan]:
+    """From the stored coverage, how to read each account-region audited before (others: full)."""
+    audited = coverage[coverage["status"] == "audited"]
+    last_audit = audited.groupby(["account_id", "region"])["audited_at"].max()
+    full = audited[audited["listing"] == "full"]
+    last_full = full.groupby(["account_id", "region"])["audited_at"].max()
+    full_age = timedelta(days=full_listing_every_days)
+    plans = {}
+    for key, audited_at in last_audit.items():
+        full_at = last_full.get(key)
+        if full_at is None or now - full_at.to_pydatetime() >= full_age:
+            plans[key] = FULL_LISTING
+        else:
+            plans[key] = RegionPlan(full=False, since=audited_at.to_pydatetime() - SEARCH_INDEX_LAG)
+    return plans
+
+
+@dataclass(frozen=True)
 class AccountAudit:
     """What one account yielded: its jobs and one coverage row per account-region."""
 
@@ -46,9 +84,11 @@ class AccountAudit:
     coverage: pd.DataFrame
 
     @property
-    def audited_regions(self) -> list[tuple[str, str]]:
-        audited = self.coverage[self.coverage["status"] == "audited"]
-        return list(zip(audited["account_id"], audited["region"], strict=True))
+    def fully_listed_regions(self) -> list[tuple[str, str]]:
+        """Account-regions whose every job was listed: only these can prove a job disappeared."""
+        coverage = self.coverage
+        full = coverage[(coverage["status"] == "audited") & (coverage["listing"] == "full")]
+        return list(zip(full["account_id"], full["region"], strict=True))
 
 
 class _Gap(Exception):
@@ -65,9 +105,19 @@ def _guarded(read: Callable[[], T], *, context: str) -> T:
 
 
 def audit_account(
-    *, aws: AwsSession, account: Account, config: AuditConfig, run: AuditRun, default_regions: Iterable[str]
+    *,
+    aws: AwsSession,
+    account: Account,
+    config: AuditConfig,
+    run: AuditRun,
+    default_regions: Iterable[str],
+    plans: Mapping[tuple[str, str], RegionPlan],
+    slots: threading.Semaphore,
 ) -> AccountAudit:
-    """Audit one account; never raises for an AWS failure, which is recorded as coverage instead."""
+    """Audit one account; never raises for an AWS failure, which is recorded as coverage instead.
+
+    `slots` bounds how many account-regions are read at once across the whole organization.
+    """
     coverage = _CoverageRecorder(account=account, run=run)
     role = sts.role_arn(account_id=account.account_id, role_name=config.role_name)
     wanted = list(config.regions) or sorted(default_regions)
@@ -93,39 +143,93 @@ def audit_account(
         if region not in enabled:
             coverage.skipped(region=region, reason="region not enabled in this account")
     in_scope = [region for region in regions if region in enabled]
-    with ThreadPoolExecutor(
-        max_workers=REGION_WORKERS, thread_name_prefix=f"audit-{account.account_id}"
-    ) as pool:
+    workers = max(1, min(len(in_scope), config.concurrency))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"audit-{account.account_id}") as pool:
         frames = list(
-            pool.map(lambda region: _audit_region(member, account, region, run, coverage), in_scope)
+            pool.map(
+                lambda region: _audit_region(
+                    member,
+                    account,
+                    region,
+                    run,
+                    plans.get((account.account_id, region), FULL_LISTING),
+                    coverage,
+                    slots,
+                ),
+                in_scope,
+            )
         )
     jobs = pd.concat([frame for frame in frames if not frame.empty] or [empty_frame(JOBS)], ignore_index=True)
     return AccountAudit(account.account_id, conform(jobs, JOBS), coverage.frame())
 
 
 def _audit_region(
-    member: AwsSession, account: Account, region: str, run: AuditRun, coverage: _CoverageRecorder
+    member: AwsSession,
+    account: Account,
+    region: str,
+    run: AuditRun,
+    plan: RegionPlan,
+    coverage: _CoverageRecorder,
+    slots: threading.Semaphore,
 ) -> pd.DataFrame:
     counted = member.counted()
-    frames = []
-    try:
-        for kind in sagemaker.JOB_KINDS:
-            records = _guarded(
-                lambda kind=kind: sagemaker.fetch_jobs(aws=counted, region=region, kind=kind),
-                context=f"cannot read {kind.name} jobs",
-            )
-            frames.append(
-                job_rows(
-                    records, kind=kind, account_id=account.account_id, region=region, seen_at=run.started_at
-                )
-            )
-    except _Gap as gap:
-        log.warning("account %s region %s not audited: %s", account.account_id, region, gap.reason)
-        coverage.failed(region=region, reason=gap.reason, api_calls=counted.counter.count)
-        return empty_frame(JOBS)
+    with slots:
+        try:
+            records = _guarded(lambda: _read_region(counted, region, plan), context=f"cannot read {region}")
+        except _Gap as gap:
+            log.warning("account %s region %s not audited: %s", account.account_id, region, gap.reason)
+            coverage.failed(region=region, reason=gap.reason, api_calls=counted.counter.count, plan=plan)
+            return empty_frame(JOBS)
+    frames = [
+        job_rows(found, kind=kind, account_id=account.account_id, region=region, seen_at=run.started_at)
+        for kind, found in records.items()
+    ]
     jobs = pd.concat(frames, ignore_index=True)
-    coverage.audited(region=region, jobs_seen=len(jobs), api_calls=counted.counter.count)
+    coverage.audited(region=region, jobs_seen=len(jobs), api_calls=counted.counter.count, plan=plan)
     return jobs
+
+
+def _read_region(aws: AwsSession, region: str, plan: RegionPlan) -> dict[JobKind, list[dict[str, Any]]]:
+    """Every job changed since the plan's watermark (all jobs on a full listing), by kind.
+
+    Training jobs come whole from Search, 100 a call. A full listing also lists them, concurrently, as
+    the ground truth, and describes what Search missed (its index lags). Tuning jobs are found through
+    the training jobs they launched (a tuning job that launched nothing has exposed nothing). Processing
+    jobs have no Search: they are listed and described.
+    """
+    since = None if plan.full else plan.since
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        searched = pool.submit(sagemaker.search_training_jobs, aws=aws, region=region, modified_after=since)
+        listed = pool.submit(_names, aws, region, sagemaker.TRAINING, since) if plan.full else None
+        processing = pool.submit(_names, aws, region, sagemaker.PROCESSING, since)
+        training = {record["TrainingJobArn"]: record for record in searched.result()}
+        missing = [name for arn, name in (listed.result() if listed else {}).items() if arn not in training]
+        processing_names = list(processing.result().values())
+    training |= {
+        record["TrainingJobArn"]: record
+        for record in sagemaker.describe_jobs(aws=aws, region=region, kind=sagemaker.TRAINING, names=missing)
+    }
+    tuning_names = sorted(
+        {
+            record["TuningJobArn"].rsplit("/", 1)[-1]
+            for record in training.values()
+            if record.get("TuningJobArn")
+        }
+    )
+    return {
+        sagemaker.TRAINING: list(training.values()),
+        sagemaker.TUNING: sagemaker.describe_jobs(
+            aws=aws, region=region, kind=sagemaker.TUNING, names=tuning_names
+        ),
+        sagemaker.PROCESSING: sagemaker.describe_jobs(
+            aws=aws, region=region, kind=sagemaker.PROCESSING, names=processing_names
+        ),
+    }
+
+
+def _names(aws: AwsSession, region: str, kind: JobKind, since: datetime | None) -> dict[str, str]:
+    summaries = sagemaker.list_jobs(aws=aws, region=region, kind=kind, modified_after=since)
+    return {summary[kind.arn_key]: summary[kind.name_key] for summary in summaries}
 
 
 class _CoverageRecorder:
@@ -136,14 +240,28 @@ class _CoverageRecorder:
         self._run = run
         self._rows: list[dict] = []
 
-    def audited(self, *, region: str, jobs_seen: int, api_calls: int) -> None:
-        self._add(region=region, status="audited", reason="", jobs_seen=jobs_seen, api_calls=api_calls)
+    def audited(self, *, region: str, jobs_seen: int, api_calls: int, plan: RegionPlan) -> None:
+        self._add(
+            region=region,
+            status="audited",
+            reason="",
+            listing=plan.listing,
+            jobs_seen=jobs_seen,
+            api_calls=api_calls,
+        )
 
     def skipped(self, *, region: str, reason: str) -> None:
-        self._add(region=region, status="skipped", reason=reason, jobs_seen=0, api_calls=0)
+        self._add(region=region, status="skipped", reason=reason, listing="", jobs_seen=0, api_calls=0)
 
-    def failed(self, *, region: str, reason: str, api_calls: int = 0) -> None:
-        self._add(region=region, status="failed", reason=reason, jobs_seen=0, api_calls=api_calls)
+    def failed(self, *, region: str, reason: str, api_calls: int = 0, plan: RegionPlan | None = None) -> None:
+        self._add(
+            region=region,
+            status="failed",
+            reason=reason,
+            listing=plan.listing if plan else "",
+            jobs_seen=0,
+            api_calls=api_calls,
+        )
 
     def _add(self, **row: object) -> None:
         # list.append is atomic under the GIL; the region threads only append.

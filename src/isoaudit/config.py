@@ -66,6 +66,9 @@ class AuditConfig(BaseSettings):
     )
     exclude_accounts: list[str] = Field(default_factory=list, description="Account ids never audited")
     concurrency: int = Field(8, ge=1, le=64, description="Account-regions collected at the same time")
+    full_listing_every_days: int = Field(
+        7, ge=0, description="Days between full listings (which detect deleted jobs); 0 lists fully every run"
+    )
 
     # How jobs are attributed.
     team_tag_keys: list[str] = Field(default_factory=lambda: ["team", "Team", "owner"])

@@ -1,12 +1,11 @@
-"""SageMaker: every job of one kind in one account-region, in as few calls as AWS allows.
+"""SageMaker: the jobs of one account-region, in as few calls as AWS allows.
 
-`Search` returns up to 100 whole records (tags included) per call; `List*` is the ground truth of what
-exists. Jobs listed but not returned by Search are described one by one, so nothing is missed either way.
+`Search` returns up to 100 whole training job records (tags included) per call; `List*` is the ground
+truth of what exists; `Describe*` + `ListTags` (two calls a job) is kept for what neither gives whole.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -59,48 +58,48 @@ PROCESSING = JobKind(
 JOB_KINDS = (TRAINING, TUNING, PROCESSING)
 
 
-def fetch_jobs(
-    *, aws: AwsSession, region: str, kind: JobKind, modified_after: datetime | None = None
+def search_training_jobs(
+    *, aws: AwsSession, region: str, modified_after: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """Whole records (with `Tags`) of every job of `kind` changed after `modified_after` (all if None)."""
+    """Whole training job records, tags included, 100 per call; only those changed after `modified_after`."""
     client = aws.client("sagemaker", region=region)
-    records: dict[str, dict[str, Any]] = {}
-    if kind.search_resource:
-        for record in _search(client, kind, modified_after):
-            records[record[kind.arn_key]] = record
-    for summary in _list(client, kind, modified_after):
-        if summary[kind.arn_key] not in records:
-            records[summary[kind.arn_key]] = _describe(client, kind, summary[kind.name_key])
-    return list(records.values())
-
-
-def _search(client: BaseClient, kind: JobKind, modified_after: datetime | None) -> Iterator[dict[str, Any]]:
-    request: dict[str, Any] = {"Resource": kind.search_resource, "MaxResults": PAGE_SIZE}
+    request: dict[str, Any] = {"Resource": TRAINING.search_resource, "MaxResults": PAGE_SIZE}
     if modified_after is not None:
         request["SearchExpression"] = {
             "Filters": [
                 {"Name": "LastModifiedTime", "Operator": "GreaterThan", "Value": modified_after.isoformat()}
             ]
         }
+    records = []
     while True:
         page = client.search(**request)
-        for result in page.get("Results", []):
-            yield result[kind.search_resource]
+        records.extend(result[TRAINING.search_resource] for result in page.get("Results", []))
         if not page.get("NextToken"):
-            return
+            return records
         request["NextToken"] = page["NextToken"]
 
 
-def _list(client: BaseClient, kind: JobKind, modified_after: datetime | None) -> Iterator[dict[str, Any]]:
+def list_jobs(
+    *, aws: AwsSession, region: str, kind: JobKind, modified_after: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Summaries (name, ARN, status, times) of the jobs of `kind`, 100 per call."""
+    client = aws.client("sagemaker", region=region)
     request: dict[str, Any] = {"MaxResults": PAGE_SIZE}
     if modified_after is not None:
         request["LastModifiedTimeAfter"] = modified_after
+    summaries = []
     while True:
         page = getattr(client, kind.list_operation)(**request)
-        yield from page.get(kind.summaries_key, [])
+        summaries.extend(page.get(kind.summaries_key, []))
         if not page.get("NextToken"):
-            return
+            return summaries
         request["NextToken"] = page["NextToken"]
+
+
+def describe_jobs(*, aws: AwsSession, region: str, kind: JobKind, names: list[str]) -> list[dict[str, Any]]:
+    """Whole records of the named jobs, with their tags: two calls a job, for what Search cannot give."""
+    client = aws.client("sagemaker", region=region)
+    return [_describe(client, kind, name) for name in names]
 
 
 def _describe(client: BaseClient, kind: JobKind, name: str) -> dict[str, Any]:
