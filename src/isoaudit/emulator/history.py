@@ -1,0 +1,84 @@
+"""Give emulated training jobs a past: the one module that reaches into moto's in-memory state.
+
+moto creates every training job `Completed`, created, started and ended at the moment of the call, and has
+no API to change that. A demo needs weeks of history, failures with their reasons and jobs still running,
+so this module edits moto's job objects directly. It works only when the moto server runs in this process
+(`isoaudit.emulator.server.start_emulator` does). If a moto upgrade moves these internals, this is the
+only place to fix.
+
+moto compares these times with the naive UTC datetimes it makes itself: they are stored naive here too, or
+its list filters raise TypeError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from moto.sagemaker.models import sagemaker_backends
+
+if TYPE_CHECKING:  # organization.py calls this module: import for the annotations only
+    from isoaudit.emulator.organization import JobSpec
+
+# Time SageMaker takes to provision instances and pull the image before the job's own code runs.
+STARTUP = timedelta(minutes=3)
+_FINAL_MESSAGES = {"Completed": "Training job completed", "Stopped": "Training job stopped by user"}
+
+
+def apply_history(*, account_id: str, region: str, jobs: Iterable[JobSpec]) -> None:
+    """Set the times, status and failure reason of jobs already created in one account-region."""
+    training_jobs = sagemaker_backends[account_id][region].training_jobs
+    for job in jobs:
+        _rewrite(training_jobs[job.name], job)
+
+
+def _rewrite(fake_job: object, job: JobSpec) -> None:
+    created = _naive_utc(job.created_at)
+    started = created + STARTUP
+    ended = None if job.status == "InProgress" else started + job.duration
+    last_modified = ended or started
+    secondary_status = "Training" if job.status == "InProgress" else job.status
+    transitions = [
+        {
+            "Status": "Starting",
+            "StartTime": created,
+            "EndTime": started,
+            "StatusMessage": "Preparing the instances for training",
+        },
+        {
+            "Status": "Training",
+            "StartTime": started,
+            "EndTime": ended,
+            "StatusMessage": "Training image download completed. Training in progress.",
+        },
+    ]
+    if ended is not None:
+        message = job.failure_reason or _FINAL_MESSAGES.get(job.status, "")
+        transitions.append(
+            {"Status": job.status, "StartTime": ended, "EndTime": ended, "StatusMessage": message}
+        )
+    attributes = {
+        "creation_time": created,
+        "training_start_time": started,
+        "training_end_time": ended,
+        "last_modified_time": last_modified,
+        "training_job_status": job.status,
+        "secondary_status": secondary_status,
+        "secondary_status_transitions": [
+            {key: value for key, value in step.items() if value is not None} for step in transitions
+        ],
+        "final_metric_data_list": [
+            {"MetricName": "train:progress", "Value": 100.0, "Timestamp": last_modified}
+        ]
+        if job.status == "Completed"
+        else [],
+    }
+    if job.failure_reason:
+        attributes["failure_reason"] = job.failure_reason
+    for name, value in attributes.items():
+        setattr(fake_job, name, value)
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)

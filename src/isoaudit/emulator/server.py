@@ -1,0 +1,342 @@
+"""An AWS emulator inside this process: moto's server, made more faithful, and slower or flakier on demand.
+
+What the emulator adds to moto, as a WSGI middleware around moto's application:
+
+- STS AssumeRole is refused (HTTP 403, `AccessDenied`, STS's own wording) when the role does not exist in
+  the target account, as on AWS; moto would hand out credentials for any role name. This is what makes an
+  account without the audit role a visible coverage gap. `OrganizationAccountAccessRole` is always
+  assumable: AWS Organizations creates it in every account it creates.
+- Latency and throttling (`Faults`), changeable at any time, so a test can seed data quickly and slow or
+  throttle the API afterwards. Throttling answers in each protocol's own shape, so botocore's retry logic
+  recognises it as on AWS. `/moto-api` (reset, seed) is never delayed nor throttled.
+- A count of requests per (service, operation), for tests and benchmarks.
+
+Nothing is built for regions that are not enabled: moto's EC2 `DescribeRegions(AllRegions=True)` already
+reports opt-in regions such as `ap-east-1` as `not-opted-in` in every account, as AWS does for an account
+that never opted in, so region discovery skips them as it would on AWS.
+
+The server runs in this process (a thread) so that `isoaudit.emulator.history` can reach moto's in-memory
+backends to give jobs a history the API cannot create.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs
+from urllib.request import Request, urlopen
+from xml.sax.saxutils import escape
+
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+ALWAYS_ASSUMABLE_ROLE = "OrganizationAccountAccessRole"
+# The credentials the emulator uses for its own look-ups; moto does not check signatures.
+_INTERNAL_KEY = "testing"
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """What the middleware needs to know about one request, read without disturbing it."""
+
+    service: str  # the SigV4 signing name, e.g. "sagemaker", "sts"
+    operation: str  # e.g. "CreateTrainingJob"; HTTP method for REST services such as S3
+    protocol: str  # "json", "query" or "rest"
+    form: dict[str, str]  # parameters of a query-protocol request
+
+
+@dataclass
+class Faults:
+    """Latency and throttling applied to every request; assign the attributes at any time, from any thread.
+
+    `throttled_services` limits throttling to some services (signing names such as "sagemaker"); None
+    throttles every service. Throttling decisions come from an RNG seeded with `seed`: for a given
+    sequence of requests the same ones are throttled.
+    """
+
+    latency_seconds: float = 0.0
+    throttle_rate: float = 0.0
+    throttled_services: frozenset[str] | None = None
+    seed: int = 7
+    requests: Counter[tuple[str, str]] = field(default_factory=Counter)
+    throttled: Counter[tuple[str, str]] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _rng: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)  # noqa: S311  (repeatable faults, not secrets)
+
+    def record(self, request: RequestInfo) -> bool:
+        """Count the request; True when it must be throttled."""
+        key = (request.service, request.operation)
+        with self._lock:
+            self.requests[key] += 1
+            applies = self.throttled_services is None or request.service in self.throttled_services
+            throttle = applies and self.throttle_rate > 0 and self._rng.random() < self.throttle_rate
+            if throttle:
+                self.throttled[key] += 1
+        return throttle
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.throttled.clear()
+
+
+class _Middleware:
+    """Wraps moto's WSGI application; see the module docstring for what it changes."""
+
+    def __init__(self, *, moto_app: WsgiApp, faults: Faults) -> None:
+        self._moto_app = moto_app
+        self._faults = faults
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "").startswith("/moto-api"):
+            return self._moto_app(environ, start_response)
+        request = _read_request(environ)
+        throttle = self._faults.record(request)
+        if self._faults.latency_seconds > 0:
+            time.sleep(self._faults.latency_seconds)
+        if throttle:
+            return _throttling_response(request, start_response)
+        if request.service == "sts" and request.operation == "AssumeRole":
+            denial = self._assume_role_denial(environ, request.form.get("RoleArn", ""))
+            if denial:
+                return _query_error(
+                    start_response, status="403 Forbidden", code="AccessDenied", message=denial
+                )
+        return self._moto_app(environ, start_response)
+
+    def _assume_role_denial(self, environ: dict[str, Any], role_arn: str) -> str | None:
+        """STS's refusal message when the role does not exist in its account, else None."""
+        account_id, role_name = _split_role_arn(role_arn)
+        if role_name == ALWAYS_ASSUMABLE_ROLE:
+            return None
+        status, _ = self._call_moto(
+            service="iam",
+            action="GetRole",
+            version="2010-05-08",
+            params={"RoleName": role_name},
+            headers={"x-moto-account-id": account_id},
+        )
+        if status == 200:
+            return None
+        # Ask moto who the caller is, with the caller's own signature, to word the refusal as STS does.
+        _, body = self._call_moto(
+            service="sts",
+            action="GetCallerIdentity",
+            version="2011-06-15",
+            params={},
+            headers={"Authorization": environ.get("HTTP_AUTHORIZATION", "")},
+        )
+        caller = _xml_text(body, "Arn") or "anonymous"
+        return f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+
+    def _call_moto(
+        self, *, service: str, action: str, version: str, params: dict[str, str], headers: dict[str, str]
+    ) -> tuple[int, str]:
+        """A query-protocol call straight into moto's application: no socket, no faults, not counted."""
+        signed = {
+            "Authorization": f"AWS4-HMAC-SHA256 Credential={_INTERNAL_KEY}/20240101/us-east-1/{service}/"
+            "aws4_request, SignedHeaders=host, Signature=0",
+            **{name: value for name, value in headers.items() if value},
+        }
+        builder = EnvironBuilder(
+            method="POST", path="/", headers=signed, data={"Action": action, "Version": version, **params}
+        )
+        app_iter, status, _ = run_wsgi_app(self._moto_app, builder.get_environ(), buffered=True)
+        return int(status.split()[0]), b"".join(app_iter).decode()
+
+
+def _read_request(environ: dict[str, Any]) -> RequestInfo:
+    credential_scope = environ.get("HTTP_AUTHORIZATION", "").split("Credential=")[-1].split(",")[0]
+    scope_parts = credential_scope.split("/")
+    service = scope_parts[3] if len(scope_parts) == 5 else "unknown"
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return RequestInfo(service=service, operation=target.rsplit(".", 1)[-1], protocol="json", form={})
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        form = _read_form(environ)
+        if "Action" in form:
+            return RequestInfo(service=service, operation=form["Action"], protocol="query", form=form)
+    return RequestInfo(
+        service=service, operation=environ.get("REQUEST_METHOD", "GET"), protocol="rest", form={}
+    )
+
+
+def _read_form(environ: dict[str, Any]) -> dict[str, str]:
+    """The form parameters; the body is put back so that moto reads it too."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return {key: values[0] for key, values in parse_qs(body.decode()).items()}
+
+
+def _split_role_arn(role_arn: str) -> tuple[str, str]:
+    """(account id, role name) of arn:aws:iam::<account>:role/<path/><name>; empty strings if malformed."""
+    parts = role_arn.split(":", 5)
+    if len(parts) != 6 or not parts[5].startswith("role/"):
+        return "", ""
+    return parts[4], parts[5].rpartition("/")[2]
+
+
+def _xml_text(body: str, tag: str) -> str:
+    start = body.find(f"<{tag}>")
+    end = body.find(f"</{tag}>")
+    return body[start + len(tag) + 2 : end].strip() if start >= 0 and end > start else ""
+
+
+def _throttling_response(request: RequestInfo, start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """A throttling error as the service's protocol spells it, so botocore retries it as throttling."""
+    if request.protocol == "query" and request.service == "ec2":
+        return _ec2_error(start_response, code="RequestLimitExceeded", message="Request limit exceeded.")
+    if request.protocol == "query":
+        return _query_error(
+            start_response, status="400 Bad Request", code="Throttling", message="Rate exceeded"
+        )
+    if request.service == "s3":
+        return _respond(
+            start_response,
+            status="503 Slow Down",
+            content_type="application/xml",
+            body="<?xml version='1.0' encoding='UTF-8'?><Error><Code>SlowDown</Code>"
+            "<Message>Please reduce your request rate.</Message>"
+            f"<RequestId>{_request_id()}</RequestId></Error>",
+        )
+    return _respond(
+        start_response,
+        status="400 Bad Request",
+        content_type="application/x-amz-json-1.1",
+        body=json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}),
+        headers=[("x-amzn-ErrorType", "ThrottlingException")],
+    )
+
+
+def _query_error(
+    start_response: Callable[..., Any], *, status: str, code: str, message: str
+) -> Iterable[bytes]:
+    body = (
+        '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+        f"<Code>{code}</Code><Message>{escape(message)}</Message></Error>"
+        f"<RequestId>{_request_id()}</RequestId></ErrorResponse>"
+    )
+    return _respond(start_response, status=status, content_type="text/xml", body=body)
+
+
+def _ec2_error(start_response: Callable[..., Any], *, code: str, message: str) -> Iterable[bytes]:
+    # EC2 has its own error envelope, and answers RequestLimitExceeded with HTTP 503.
+    body = (
+        f"<?xml version='1.0' encoding='UTF-8'?><Response><Errors><Error><Code>{code}</Code>"
+        f"<Message>{escape(message)}</Message></Error></Errors><RequestID>{_request_id()}</RequestID></Response>"
+    )
+    return _respond(start_response, status="503 Service Unavailable", content_type="text/xml", body=body)
+
+
+def _respond(
+    start_response: Callable[..., Any],
+    *,
+    status: str,
+    content_type: str,
+    body: str,
+    headers: list[tuple[str, str]] | None = None,
+) -> Iterable[bytes]:
+    payload = body.encode()
+    start_response(
+        status,
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(payload))),
+            ("x-amzn-RequestId", _request_id()),
+            *(headers or []),
+        ],
+    )
+    return [payload]
+
+
+def _request_id() -> str:
+    return str(uuid.uuid4())
+
+
+class _QuietRequestHandler(MotoRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Not logged: a line per request would drown the demo's output (errors are still logged)."""
+
+
+class _EmulatorServer(ThreadedMotoServer):
+    """moto's threaded server with the middleware around its application."""
+
+    def __init__(self, *, faults: Faults) -> None:
+        super().__init__(ip_address="127.0.0.1", port=0, verbose=False)
+        self._faults = faults
+
+    def _server_entry(self) -> None:
+        # Same as moto's own _server_entry, with the application wrapped.
+        app = _Middleware(moto_app=DomainDispatcherApplication(create_backend_app), faults=self._faults)
+        self._server = make_server(
+            self._ip_address, self._port, app, threaded=True, request_handler=_QuietRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+@dataclass
+class Emulator:
+    """A running emulator: point boto3 at `url` (through `isoaudit.aws.session.AwsSession`)."""
+
+    url: str
+    faults: Faults
+    seed: int
+    _server: ThreadedMotoServer = field(repr=False)
+
+    def reset(self) -> None:
+        """Forget every resource and re-seed, so the next organization built gets the same ids."""
+        self._post("/moto-api/reset")
+        self._post(f"/moto-api/seed?a={self.seed}")
+        self.faults.reset_counts()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def _post(self, path: str) -> None:
+        # S310 allowed below: the URL is our own http:// server, never a file:// or user-given one.
+        with urlopen(Request(f"{self.url}{path}", method="POST", data=b""), timeout=30) as response:  # noqa: S310
+            response.read()
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def start_emulator(*, seed: int = 7, latency_seconds: float = 0.0, throttle_rate: float = 0.0) -> Emulator:
+    """Start an emulator on a free local port; account ids and other random ids are the same for a seed.
+
+    moto keeps its state in module globals: two emulators in one process would share every resource, so
+    start one per process and `reset()` it between uses.
+    """
+    faults = Faults(latency_seconds=latency_seconds, throttle_rate=throttle_rate, seed=seed)
+    server = _EmulatorServer(faults=faults)
+    server.start()
+    host, port = server.get_host_and_port()
+    emulator = Emulator(url=f"http://{host}:{port}", faults=faults, seed=seed, _server=server)
+    emulator._post(f"/moto-api/seed?a={seed}")
+    return emulator
