@@ -271,7 +271,7 @@ class _CoverageRecorder:
                 "run_id": self._run.run_id,
                 "account_id": self._account.account_id,
                 "account_name": self._account.name,
-                "audited_at": pd.Timestamp.now(tz="UTC"),
+                "audited_at": self._run.started_at,
                 **row,
             }
         )

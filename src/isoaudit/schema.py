@@ -60,7 +60,7 @@ COVERAGE = pa.schema(
         _field("listing", pa.string(), "full (every job listed) or incremental (changes since the last run)"),
         _field("jobs_seen", pa.int64(), "Jobs returned by this account-region in this run"),
         _field("api_calls", pa.int64(), "AWS API calls this account-region cost"),
-        _field("audited_at", UTC_TIMESTAMP, "When the account-region finished (UTC)"),
+        _field("audited_at", UTC_TIMESTAMP, "Start of the audit run that read the account-region (UTC)"),
     ]
 )
 

@@ -26,6 +26,8 @@ MONTH_FORMAT = "%Y-%m"
 class TableLayout:
     name: str
     description: str
+    key: tuple[str, ...]
+    newest: str | None = None  # among rows of one key, the one with the latest value here wins
     partitioned_by_creation_month: bool = False
 
     @property
@@ -40,12 +42,35 @@ PARTITION_COLUMN = "creation_month"
 LAYOUTS = {
     layout.name: layout
     for layout in (
-        TableLayout("jobs", "Every SageMaker job ever seen, by ARN", partitioned_by_creation_month=True),
-        TableLayout("job_facts", "Jobs with team, posture, family", partitioned_by_creation_month=True),
-        TableLayout("coverage", "Per audit week: each account-region's audit status and reason"),
-        TableLayout("accounts", "Member accounts: name, OU path, tags (latest run)"),
-        TableLayout("episodes", "Exposure episodes per family (latest run)"),
-        TableLayout("weekly_kpis", "KPIs per ISO week and scope (latest run)"),
+        TableLayout(
+            "jobs",
+            "Every SageMaker job ever seen, by ARN",
+            key=("job_arn",),
+            newest="last_seen",
+            partitioned_by_creation_month=True,
+        ),
+        TableLayout(
+            "job_facts",
+            "Jobs with team, posture, family",
+            key=("job_arn",),
+            newest="last_seen",
+            partitioned_by_creation_month=True,
+        ),
+        TableLayout(
+            "coverage",
+            "Per audit week: each account-region's audit status and reason",
+            key=("audit_week", "account_id", "region"),
+            newest="audited_at",
+        ),
+        TableLayout("accounts", "Member accounts: name, OU path, tags (latest run)", key=("account_id",)),
+        TableLayout(
+            "episodes",
+            "Exposure episodes per family (latest run)",
+            key=("account_id", "region", "family", "opened_at"),
+        ),
+        TableLayout(
+            "weekly_kpis", "KPIs per ISO week and scope (latest run)", key=("week", "scope", "scope_value")
+        ),
     )
 }
 
@@ -71,8 +96,11 @@ def read_table(*, aws: AwsSession, config: AuditConfig, table: str) -> pd.DataFr
     path = _path(config, table)
     if not wr.s3.list_objects(path, suffix=".parquet", boto3_session=aws.boto3_session):
         return empty_frame(layout.schema)
-    frame = wr.s3.read_parquet(path, dataset=True, boto3_session=aws.boto3_session)
-    return conform(frame, layout.schema)
+    frame = conform(wr.s3.read_parquet(path, dataset=True, boto3_session=aws.boto3_session), layout.schema)
+    # A write interrupted before its clean-up leaves two versions of some rows: the newest one is the truth.
+    if layout.newest:
+        frame = frame.sort_values(layout.newest, kind="stable")
+    return frame.drop_duplicates(list(layout.key), keep="last").reset_index(drop=True)
 
 
 def write_table(
@@ -81,6 +109,8 @@ def write_table(
     """Replace the table with `frame`; with `months`, replace only those creation months.
 
     With `months`, `frame` must hold every row of those months (the partitions are rewritten whole).
+    New files are written before the old ones are deleted, so a write that fails half-way loses nothing:
+    it leaves at worst two versions of some rows, which `read_table` resolves and the next run cleans up.
     """
     _use_endpoint(aws)
     layout = LAYOUTS[table]
@@ -88,15 +118,15 @@ def write_table(
     wr.catalog.create_database(config.database, exist_ok=True, boto3_session=aws.boto3_session)
     dtype = glue_types(layout.schema)
     comments = descriptions(layout.schema)
-    extra: dict = {"mode": "overwrite"}
+    path = _path(config, table)
+    extra: dict = {}
     table_parameters: dict[str, str] = {}
+    replaced = wr.s3.list_objects(path, boto3_session=aws.boto3_session)
     if layout.partitioned_by_creation_month:
         frame = frame.assign(**{PARTITION_COLUMN: frame["creation_time"].dt.strftime(MONTH_FORMAT)})
         if months is not None:
             frame = frame[frame[PARTITION_COLUMN].isin(months)]
-            extra["mode"] = "overwrite_partitions"
-        if frame.empty:
-            return
+            replaced = [uri for uri in replaced if _month_of(uri) in months]
         dtype[PARTITION_COLUMN] = "string"
         comments[PARTITION_COLUMN] = "Month of creation_time (yyyy-MM, UTC): the partition"
         extra |= {
@@ -110,10 +140,13 @@ def write_table(
         }
         # awswrangler has no setting for the interval unit of a string-typed date projection.
         table_parameters[f"projection.{PARTITION_COLUMN}.interval.unit"] = "MONTHS"
+    if frame.empty:
+        return
     wr.s3.to_parquet(
         frame,
-        path=_path(config, table),
+        path=path,
         dataset=True,
+        mode="append",
         database=config.database,
         table=table,
         dtype=dtype,
@@ -127,6 +160,13 @@ def write_table(
         s3_additional_kwargs=_encryption(config),
         **extra,
     )
+    if replaced:
+        wr.s3.delete_objects(replaced, boto3_session=aws.boto3_session)
+
+
+def _month_of(uri: str) -> str | None:
+    marker = f"/{PARTITION_COLUMN}="
+    return uri.split(marker, 1)[1].split("/", 1)[0] if marker in uri else None
 
 
 def _encryption(config: AuditConfig) -> dict[str, str] | None:

@@ -1,9 +1,11 @@
-"""AWS Organizations: the member accounts, where they sit in the OU tree, and their tags."""
+"""AWS Organizations: the member accounts, where they sit in the OU tree, their tags, and the service
+control policies in effect."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 
 from botocore.client import BaseClient
 
@@ -20,13 +22,51 @@ class Account:
     tags: dict[str, str] = field(default_factory=dict)
 
 
+# Tags are read one account at a time (the API has no batch read): in parallel, so that a large
+# organization's discovery takes the time of its OU tree's depth, not of its number of accounts.
+TAG_READERS = 8
+
+
 def list_accounts(*, aws: AwsSession) -> list[Account]:
     """Every account of the organization, walking the OU tree from the root (one page per parent)."""
-    client = aws.client("organizations")
-    accounts: list[Account] = []
+    client = aws.client("organizations", pool=TAG_READERS)
+    placed: list[Account] = []
     for root in _pages(client, "list_roots", "Roots"):
-        accounts.extend(_walk(client, parent_id=root["Id"], path="", ou_ids=(root["Id"],)))
+        placed.extend(_walk(client, parent_id=root["Id"], path="", ou_ids=(root["Id"],)))
+    with ThreadPoolExecutor(max_workers=TAG_READERS) as pool:
+        tags = list(pool.map(lambda account: _tags(client, account.account_id), placed))
+    accounts = [replace(account, tags=found) for account, found in zip(placed, tags, strict=True)]
     return sorted(accounts, key=lambda account: account.account_id)
+
+
+@dataclass(frozen=True)
+class ServiceControlPolicy:
+    """An SCP and where it is attached; `content` is the policy document as AWS returns it (JSON text)."""
+
+    policy_id: str
+    name: str
+    aws_managed: bool
+    content: str
+    target_ids: tuple[str, ...]  # root, OU and account ids the policy is attached to
+
+
+def list_service_control_policies(*, aws: AwsSession) -> list[ServiceControlPolicy]:
+    """Every SCP of the organization with its targets: calls per policy, never per account."""
+    client = aws.client("organizations")
+    policies = []
+    for summary in _pages(client, "list_policies", "Policies", Filter="SERVICE_CONTROL_POLICY"):
+        described = client.describe_policy(PolicyId=summary["Id"])["Policy"]
+        targets = _pages(client, "list_targets_for_policy", "Targets", PolicyId=summary["Id"])
+        policies.append(
+            ServiceControlPolicy(
+                policy_id=summary["Id"],
+                name=summary.get("Name", ""),
+                aws_managed=bool(summary.get("AwsManaged", False)),
+                content=described["Content"],
+                target_ids=tuple(sorted(target["TargetId"] for target in targets)),
+            )
+        )
+    return sorted(policies, key=lambda policy: policy.policy_id)
 
 
 def _walk(client: BaseClient, *, parent_id: str, path: str, ou_ids: tuple[str, ...]) -> Iterator[Account]:
@@ -37,7 +77,6 @@ def _walk(client: BaseClient, *, parent_id: str, path: str, ou_ids: tuple[str, .
             status=entry.get("Status", "ACTIVE"),
             ou_path=path or "/",
             ou_ids=ou_ids,
-            tags=_tags(client, entry["Id"]),
         )
     for ou in _pages(
         client, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent_id

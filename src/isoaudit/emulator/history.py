@@ -33,6 +33,11 @@ def apply_history(*, account_id: str, region: str, jobs: Iterable[JobSpec]) -> N
         _rewrite(training_jobs[job.name], job)
 
 
+def forget_training_job(*, account_id: str, region: str, name: str) -> None:
+    """Make a job vanish from the API, as SageMaker does when it deletes a terminal job."""
+    del sagemaker_backends[account_id][region].training_jobs[name]
+
+
 def _rewrite(fake_job: object, job: JobSpec) -> None:
     created = _naive_utc(job.created_at)
     started = created + STARTUP

@@ -10,6 +10,9 @@ What the emulator adds to moto, as a WSGI middleware around moto's application:
   throttle the API afterwards. Throttling answers in each protocol's own shape, so botocore's retry logic
   recognises it as on AWS. `/moto-api` (reset, seed) is never delayed nor throttled.
 - A count of requests per (service, operation), for tests and benchmarks.
+- SageMaker `Search` as AWS serves it: moto ignores MaxResults/NextToken (one page holds everything) and
+  supports no comparison operator, so time filters (`GreaterThan`, `LessThan`, ...) and pages of
+  MaxResults (default 10, at most 100, as on AWS) are applied here around moto's answer.
 
 Nothing is built for regions that are not enabled: moto's EC2 `DescribeRegions(AllRegions=True)` already
 reports opt-in regions such as `ap-east-1` as `not-opted-in` in every account, as AWS does for an account
@@ -30,6 +33,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
@@ -102,6 +106,9 @@ class _Middleware:
     def __init__(self, *, moto_app: WsgiApp, faults: Faults) -> None:
         self._moto_app = moto_app
         self._faults = faults
+        # Search results held between the pages of one search, as a server-side cursor: moto computes
+        # every record on every call, which would make paging a large account cost moto, not isoaudit.
+        self._search_cursors: dict[str, list[dict[str, Any]]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "").startswith("/moto-api"):
@@ -112,6 +119,8 @@ class _Middleware:
             time.sleep(self._faults.latency_seconds)
         if throttle:
             return _throttling_response(request, start_response)
+        if request.service == "sagemaker" and request.operation == "Search":
+            return self._search(environ, start_response)
         if request.service == "sts" and request.operation == "AssumeRole":
             denial = self._assume_role_denial(environ, request.form.get("RoleArn", ""))
             if denial:
@@ -119,6 +128,54 @@ class _Middleware:
                     start_response, status="403 Forbidden", code="AccessDenied", message=denial
                 )
         return self._moto_app(environ, start_response)
+
+    def _search(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """moto's Search without the parts it cannot do, which are then done here as AWS does them."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        request = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        page_size = min(int(request.pop("MaxResults", 10)), 100)
+        cursor, _, offset_text = str(request.pop("NextToken", "") or "").partition(":")
+        offset = int(offset_text or 0)
+        sort_by = request.pop("SortBy", "LastModifiedTime")
+        descending = request.pop("SortOrder", "Descending") == "Descending"
+        results = self._search_cursors.get(cursor)
+        if results is None:
+            expression = request.get("SearchExpression") or {}
+            filters = expression.get("Filters") or []
+            comparisons = [f for f in filters if f.get("Operator") in _COMPARISONS]
+            if comparisons:
+                expression["Filters"] = [f for f in filters if f not in comparisons]
+            body = json.dumps(request).encode()
+            forwarded = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
+            app_iter, status, headers = run_wsgi_app(self._moto_app, forwarded, buffered=True)
+            answer = b"".join(app_iter)
+            if not status.startswith("200"):
+                start_response(status, list(headers.items()))
+                return [answer]
+            resource = request.get("Resource", "")
+            results = [
+                result
+                for result in json.loads(answer).get("Results", [])
+                if all(_compare(result.get(resource, {}), condition) for condition in comparisons)
+            ]
+            results.sort(
+                key=lambda result: _instant(result.get(resource, {}).get(sort_by)), reverse=descending
+            )
+            cursor = uuid.uuid4().hex
+            self._search_cursors[cursor] = results
+        page = results[offset : offset + page_size]
+        following = offset + page_size
+        reply: dict[str, Any] = {"Results": page}
+        if following < len(results):
+            reply["NextToken"] = f"{cursor}:{following}"
+        else:
+            self._search_cursors.pop(cursor, None)
+        return _respond(
+            start_response,
+            status="200 OK",
+            content_type="application/x-amz-json-1.1",
+            body=json.dumps(reply),
+        )
 
     def _assume_role_denial(self, environ: dict[str, Any], role_arn: str) -> str | None:
         """STS's refusal message when the role does not exist in its account, else None."""
@@ -159,6 +216,34 @@ class _Middleware:
         )
         app_iter, status, _ = run_wsgi_app(self._moto_app, builder.get_environ(), buffered=True)
         return int(status.split()[0]), b"".join(app_iter).decode()
+
+
+_COMPARISONS = {
+    "GreaterThan": lambda actual, bound: actual > bound,
+    "GreaterThanOrEqualTo": lambda actual, bound: actual >= bound,
+    "LessThan": lambda actual, bound: actual < bound,
+    "LessThanOrEqualTo": lambda actual, bound: actual <= bound,
+}
+
+
+def _instant(value: Any) -> float:
+    """A time from a JSON answer (epoch seconds) or a filter value (ISO 8601 or epoch), as epoch seconds."""
+    if value is None:
+        return float("-inf")
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(value)
+    except ValueError:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _compare(record: dict[str, Any], condition: dict[str, str]) -> bool:
+    actual = record.get(condition["Name"])
+    if actual is None:
+        return False
+    return _COMPARISONS[condition["Operator"]](_instant(actual), _instant(condition["Value"]))
 
 
 def _read_request(environ: dict[str, Any]) -> RequestInfo:

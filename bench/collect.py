@@ -1,0 +1,231 @@
+"""Benchmark: collecting an organization's jobs, against the bound set by latency and by call chains.
+
+Builds, in the embedded emulator, 20 accounts x 2 regions x 100 training jobs plus one account with 5,000
+jobs, then injects a per-call latency far above the emulator's own (so that the figures measure isoaudit's
+call pattern, not moto) and some throttling, and measures in one run:
+
+- isoaudit's first full collection and a re-run with nothing new (API calls, wall time);
+- the bound: max(calls x latency / concurrency, longest chain of calls that must follow one another x
+  latency), and wall / bound;
+- the way common scanners collect (per account-region: list, then describe and list tags per job,
+  sequentially). Its call count is exact (it follows from the job counts); its wall time is measured on a
+  sample of its calls and scaled by the call count, because running it whole takes half an hour.
+
+The last line is one JSON object with the keys the issue asks for.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+for variable in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "MOTO_ACCOUNT_ID"):
+    os.environ.pop(variable, None)
+
+from isoaudit import audit  # noqa: E402
+from isoaudit.aws import sagemaker, sts  # noqa: E402
+from isoaudit.collect import AccountAudit, AuditRun, audit_account  # noqa: E402
+from isoaudit.config import AuditConfig, load_config  # noqa: E402
+from isoaudit.emulator import AccountSpec, JobSpec, OrganizationSpec, build_organization, start_emulator  # noqa: E402
+from isoaudit.emulator.organization import management_session  # noqa: E402
+
+SMALL_ACCOUNTS = 20
+REGIONS = ("us-east-1", "eu-west-1")
+JOBS_PER_REGION = 100
+LARGE_ACCOUNT_JOBS = 5_000
+LATENCY_SECONDS = 0.1
+THROTTLE_RATE = 0.02
+CONCURRENCY = 8
+PAGE = sagemaker.PAGE_SIZE
+NAIVE_SAMPLE_JOBS = 60
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def organization_spec() -> OrganizationSpec:
+    accounts = [
+        AccountSpec(f"small-{n:02d}", f"small-{n:02d}", "/Workloads/Production")
+        for n in range(SMALL_ACCOUNTS)
+    ]
+    accounts.append(AccountSpec("large", "large", "/Workloads/Production"))
+    jobs = [
+        JobSpec(
+            account.key,
+            region,
+            f"{account.key}-{region}-{n}",
+            NOW - timedelta(days=60, minutes=n),
+            n % 2 == 0,
+        )
+        for account in accounts[:-1]
+        for region in REGIONS
+        for n in range(JOBS_PER_REGION)
+    ]
+    jobs += [
+        JobSpec("large", REGIONS[0], f"large-{n}", NOW - timedelta(days=60, minutes=n), n % 3 == 0)
+        for n in range(LARGE_ACCOUNT_JOBS)
+    ]
+    return OrganizationSpec(accounts=tuple(accounts), jobs=tuple(jobs), regions=REGIONS)
+
+
+def collect(config: AuditConfig, *, at: datetime) -> tuple[list[AccountAudit], AuditRun]:
+    """The flow's collection, without Prefect's own overhead: discovery, then every account concurrently."""
+    run = AuditRun(run_id=f"bench-{at:%H%M%S}", audit_week="bench", started_at=at)
+    aws = audit.management_session(config)
+    organization = audit.discover(aws=aws, config=config, run=run)
+    slots = threading.BoundedSemaphore(config.concurrency)
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        audits = list(
+            pool.map(
+                lambda account: audit_account(
+                    aws=aws,
+                    account=account,
+                    config=config,
+                    run=run,
+                    default_regions=organization.default_regions,
+                    plans=organization.plans,
+                    slots=slots,
+                ),
+                organization.accounts,
+            )
+        )
+    return audits, run
+
+
+def naive_sample(*, endpoint_url: str, account_id: str, role: str, jobs: int) -> tuple[int, float]:
+    """The common scanners' way on one account-region: list, then describe + list tags per job, in turn."""
+    started = time.perf_counter()
+    management = management_session(endpoint_url=endpoint_url)
+    member = sts.assume_role(
+        aws=management,
+        role_arn=sts.role_arn(account_id=account_id, role_name=role),
+        session_name="naive-bench",
+    ).counted()
+    summaries = sagemaker.list_jobs(aws=member, region=REGIONS[0], kind=sagemaker.TRAINING)
+    names = [summary["TrainingJobName"] for summary in summaries[:jobs]]
+    sagemaker.describe_jobs(aws=member, region=REGIONS[0], kind=sagemaker.TRAINING, names=names)
+    return member.counter.count + 1, time.perf_counter() - started
+
+
+def main() -> None:
+    spec = organization_spec()
+    with start_emulator(seed=11) as emulator:
+        built_at = time.perf_counter()
+        print(f"building {len(spec.accounts)} accounts, {len(spec.jobs)} jobs in the emulator...", flush=True)
+        built = build_organization(endpoint_url=emulator.url, spec=spec)
+        print(f"  built in {time.perf_counter() - built_at:.0f} s", flush=True)
+        config = load_config(
+            bucket=built.bucket,
+            endpoint_url=emulator.url,
+            role_name=spec.audit_role_name,
+            regions=list(REGIONS),
+            concurrency=CONCURRENCY,
+            full_listing_every_days=7,
+        )
+        jobs = len(spec.jobs)
+        account_regions = (len(spec.accounts) + 1) * len(REGIONS)  # members and the management account
+
+        emulator.faults.latency_seconds = LATENCY_SECONDS
+        emulator.faults.throttle_rate = THROTTLE_RATE
+        emulator.faults.reset_counts()
+        started = time.perf_counter()
+        audits, run = collect(config, at=NOW)
+        full_wall = time.perf_counter() - started
+        full_requests = sum(emulator.faults.requests.values())
+        full_throttled = sum(emulator.faults.throttled.values())
+        full_calls = full_requests - full_throttled
+        collected = sum(len(done.jobs) for done in audits)
+        assert collected == jobs, f"collected {collected} of {jobs} jobs"
+
+        # Bound. Chains: discovery walks the OU tree (roots, then accounts and OUs of each parent, in order)
+        # and reads the lake's coverage; then per account, AssumeRole and DescribeRegions; then the longest
+        # region's listing, whose Search and List pages run side by side.
+        parents = 1 + len({account.ou_path for account in spec.accounts} | {"/Workloads"})
+        discovery_chain = 1 + 2 * parents + 1 + 1
+        largest_region_pages = math.ceil(LARGE_ACCOUNT_JOBS / PAGE) + 1
+        chain = discovery_chain + 2 + largest_region_pages
+        full_bound = max(full_calls * LATENCY_SECONDS / CONCURRENCY, chain * LATENCY_SECONDS)
+
+        emulator.faults.latency_seconds = 0.0
+        emulator.faults.throttle_rate = 0.0
+        audit.store(aws=audit.management_session(config), config=config, run=run, accounts=[], audits=audits)
+
+        emulator.faults.latency_seconds = LATENCY_SECONDS
+        emulator.faults.throttle_rate = THROTTLE_RATE
+        emulator.faults.reset_counts()
+        started = time.perf_counter()
+        rerun_audits, _ = collect(config, at=NOW + timedelta(hours=2))
+        rerun_wall = time.perf_counter() - started
+        rerun_requests = emulator.faults.requests.copy()
+        rerun_calls = sum(rerun_requests.values()) - sum(emulator.faults.throttled.values())
+        rerun_collection_calls = sum(done.coverage["api_calls"].sum() for done in rerun_audits) + 2 * (
+            len(spec.accounts) + 1
+        )  # + AssumeRole and DescribeRegions per account
+        rerun_new = sum(len(done.jobs) for done in rerun_audits)
+
+        # The naive way: exact call count, wall time from a sample at the same latency.
+        naive_calls = sum(
+            1 + math.ceil(count / PAGE) + 2 * count
+            for count in [JOBS_PER_REGION] * SMALL_ACCOUNTS * len(REGIONS) + [LARGE_ACCOUNT_JOBS]
+        ) + len(spec.accounts)
+        emulator.faults.throttle_rate = 0.0
+        sample_calls, sample_wall = naive_sample(
+            endpoint_url=emulator.url,
+            account_id=built.account_ids["small-00"],
+            role=spec.audit_role_name,
+            jobs=NAIVE_SAMPLE_JOBS,
+        )
+        naive_wall = sample_wall / sample_calls * naive_calls
+
+    calls_per_job = full_calls / jobs
+    rerun_per_account_region = rerun_collection_calls / account_regions
+    print()
+    print(f"organization: {len(spec.accounts) + 1} accounts x {len(REGIONS)} regions, {jobs} training jobs")
+    print(
+        f"latency {LATENCY_SECONDS * 1000:.0f} ms a call, {THROTTLE_RATE:.0%} of calls throttled, concurrency {CONCURRENCY}"
+    )
+    print()
+    print("isoaudit, first full collection")
+    print(f"  API calls              {full_calls} ({full_throttled} more were throttled and retried)")
+    print(f"  calls per job          {calls_per_job:.4f}")
+    print(f"  wall                   {full_wall:.2f} s")
+    print(
+        f"  bound                  {full_bound:.2f} s  (calls bound {full_calls * LATENCY_SECONDS / CONCURRENCY:.2f} s, chain of {chain} calls {chain * LATENCY_SECONDS:.2f} s)"
+    )
+    print(f"  wall / bound           {full_wall / full_bound:.2f}")
+    print("isoaudit, re-run with nothing new")
+    print(f"  jobs fetched           {rerun_new}")
+    print(
+        f"  API calls              {rerun_calls} in all, of which {rerun_collection_calls} per-account work"
+    )
+    print(
+        f"  calls / account-region {rerun_per_account_region:.2f}  (organization discovery excluded: {rerun_calls - rerun_collection_calls} calls once per run)"
+    )
+    print(f"  wall                   {rerun_wall:.2f} s")
+    print("common scanners (sequential list + describe + list tags per job)")
+    print(f"  API calls              {naive_calls}  ({naive_calls / jobs:.2f} per job)")
+    print(
+        f"  wall                   {naive_wall:.0f} s  (measured {sample_calls} calls in {sample_wall:.1f} s, scaled)"
+    )
+    print(
+        f"  naive / isoaudit       wall x{naive_wall / full_wall:.0f}, calls x{naive_calls / full_calls:.0f}"
+    )
+    print(
+        json.dumps(
+            {
+                "calls_per_job_full": round(calls_per_job, 4),
+                "calls_per_account_region_rerun": round(rerun_per_account_region, 2),
+                "wall_over_bound": round(full_wall / full_bound, 2),
+                "naive_over_isoaudit_wall": round(naive_wall / full_wall, 1),
+                "naive_over_isoaudit_calls": round(naive_calls / full_calls, 1),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""Collection at organization scale, on the emulator: faults survived, incremental, nothing lost."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import awswrangler as wr
+import pandas as pd
+import pytest
+
+from isoaudit import audit
+from isoaudit.collect import AccountAudit, AuditRun, audit_account
+from isoaudit.config import AuditConfig, load_config
+from isoaudit.emulator import AccountSpec, JobSpec, OrganizationSpec, build_organization
+from isoaudit.emulator.history import apply_history, forget_training_job
+
+NOW = datetime(2026, 11, 23, 6, tzinfo=UTC)
+REGIONS = ["us-east-1", "eu-west-1"]
+
+
+def jobs_for(account: str, region: str, count: int, *, start: int = 0) -> tuple[JobSpec, ...]:
+    return tuple(
+        JobSpec(
+            account,
+            region,
+            f"{account}-{region}-job-{number}",
+            NOW - timedelta(days=45) + timedelta(days=number),
+            network_isolation=number % 3 == 0,
+            vpc=number % 5 == 0,
+            tags={"team": f"team-{account}"},
+        )
+        for number in range(start, start + count)
+    )
+
+
+@pytest.fixture
+def organization(emulator):
+    emulator.reset()
+    spec = OrganizationSpec(
+        accounts=(
+            AccountSpec("alpha", "alpha", "/Workloads/Production", tags={"team": "alpha"}),
+            AccountSpec("beta", "beta", "/Workloads/NonProduction", tags={"team": "beta"}),
+            AccountSpec("orphan", "orphan", "/Sandbox", audit_role=False),
+        ),
+        jobs=jobs_for("alpha", "us-east-1", 30)
+        + jobs_for("alpha", "eu-west-1", 12)
+        + jobs_for("beta", "us-east-1", 25),
+        regions=tuple(REGIONS),
+    )
+    return build_organization(endpoint_url=emulator.url, spec=spec)
+
+
+def config_for(emulator, organization, **overrides) -> AuditConfig:
+    return load_config(
+        bucket=organization.bucket,
+        endpoint_url=emulator.url,
+        role_name=organization.spec.audit_role_name,
+        **{"regions": REGIONS, **overrides},
+    )
+
+
+def collect(
+    config: AuditConfig, *, at: datetime = NOW, week: str = "2026-W47"
+) -> tuple[list[AccountAudit], audit.StoredLake]:
+    """What the flow does, without Prefect: discover, every account, store."""
+    run = AuditRun(run_id=f"test-{at:%Y%m%d%H%M%S}", audit_week=week, started_at=at)
+    aws = audit.management_session(config)
+    organization = audit.discover(aws=aws, config=config, run=run)
+    slots = threading.BoundedSemaphore(config.concurrency)
+    audits = [
+        audit_account(
+            aws=aws,
+            account=account,
+            config=config,
+            run=run,
+            default_regions=organization.default_regions,
+            plans=organization.plans,
+            slots=slots,
+        )
+        for account in organization.accounts
+    ]
+    stored = audit.store(aws=aws, config=config, run=run, accounts=organization.accounts, audits=audits)
+    return audits, stored
+
+
+def coverage_of(audits: list[AccountAudit]) -> pd.DataFrame:
+    return pd.concat([done.coverage for done in audits], ignore_index=True)
+
+
+def test_every_job_is_collected_with_30_percent_of_calls_throttled(emulator, organization) -> None:
+    emulator.faults.throttle_rate = 0.3
+    try:
+        audits, stored = collect(config_for(emulator, organization))
+    finally:
+        emulator.faults.throttle_rate = 0.0
+    assert sum(emulator.faults.throttled.values()) > 0
+    assert len(stored.jobs) == len(organization.spec.jobs)
+    assert stored.jobs["job_arn"].is_unique
+    coverage = coverage_of(audits)
+    audited = coverage[coverage["status"] == "audited"]
+    assert set(audited["account_id"]) == {
+        organization.management_account_id,
+        organization.account_ids["alpha"],
+        organization.account_ids["beta"],
+    }
+
+
+def test_unassumable_role_and_disabled_region_are_gaps_and_the_rest_is_audited(
+    emulator, organization
+) -> None:
+    config = config_for(emulator, organization, regions=["us-east-1", "eu-west-1", "ap-east-1"])
+    audits, stored = collect(config)
+    coverage = coverage_of(audits).set_index(["account_id", "region"])
+    orphan = organization.account_ids["orphan"]
+    for region in ("us-east-1", "eu-west-1", "ap-east-1"):
+        row = coverage.loc[(orphan, region)]
+        assert row["status"] == "failed"
+        assert "AccessDenied" in row["reason"] and "IsoAuditReadOnly" in row["reason"]
+    for key in ("alpha", "beta"):
+        account = organization.account_ids[key]
+        assert coverage.loc[(account, "ap-east-1"), "status"] == "skipped"
+        assert coverage.loc[(account, "ap-east-1"), "reason"] == "region not enabled in this account"
+        assert coverage.loc[(account, "us-east-1"), "status"] == "audited"
+    assert coverage.loc[(organization.account_ids["alpha"], "eu-west-1"), "jobs_seen"] == 12
+    assert len(stored.jobs) == len(organization.spec.jobs)
+
+
+def test_a_write_that_fails_half_way_then_a_rerun_leaves_each_job_once(
+    emulator, organization, monkeypatch
+) -> None:
+    config = config_for(emulator, organization)
+    # Jobs of two months (October and November) make the jobs table two partitions: fail the second.
+    aws = audit.management_session(config)
+    puts = []
+
+    def fail_second_put(**_: object) -> None:
+        puts.append(1)
+        if len(puts) == 2:
+            raise ConnectionError("network lost while writing")
+
+    aws.boto3_session.events.register("before-call.s3.PutObject", fail_second_put)
+    with monkeypatch.context() as patched:
+        patched.setattr(audit, "management_session", lambda _config: aws)
+        with pytest.raises(ConnectionError):
+            collect(config)
+    collect(config, at=NOW + timedelta(hours=1))
+    wr.config.s3_endpoint_url = emulator.url
+    on_s3 = wr.s3.read_parquet(f"{config.lake_uri}/jobs/", dataset=True)
+    assert len(on_s3) == len(organization.spec.jobs)
+    assert on_s3["job_arn"].is_unique
+
+
+def test_incremental_rerun_reads_only_changes_and_a_full_listing_keeps_deleted_jobs(emulator) -> None:
+    emulator.reset()
+    running = JobSpec(
+        "alpha",
+        "us-east-1",
+        "alpha-long-run",
+        NOW - timedelta(hours=2),
+        network_isolation=False,
+        status="InProgress",
+        duration=timedelta(hours=10),
+    )
+    spec = OrganizationSpec(
+        accounts=(AccountSpec("alpha", "alpha", "/Workloads/Production", tags={"team": "alpha"}),),
+        jobs=(*jobs_for("alpha", "us-east-1", 20), running),
+        regions=tuple(REGIONS),
+    )
+    organization = build_organization(endpoint_url=emulator.url, spec=spec)
+    alpha = organization.account_ids["alpha"]
+    config = config_for(emulator, organization, full_listing_every_days=7)
+
+    audits, first = collect(config)
+    assert set(coverage_of(audits).query("status == 'audited'")["listing"]) == {"full"}
+    assert first.jobs.set_index("job_name").loc["alpha-long-run", "status"] == "InProgress"
+
+    # After the first run, the running job ends and another job vanishes from the API.
+    apply_history(
+        account_id=alpha,
+        region="us-east-1",
+        jobs=[replace(running, status="Completed", duration=timedelta(hours=3))],
+    )
+    deleted = spec.jobs[0].name
+    forget_training_job(account_id=alpha, region="us-east-1", name=deleted)
+
+    audits, second = collect(config, at=NOW + timedelta(days=1), week="2026-W48")
+    coverage = coverage_of(audits).query("status == 'audited'")
+    assert set(coverage["listing"]) == {"incremental"}
+    # Nothing new in eu-west-1 and in the management account: one Search and one processing listing.
+    quiet = coverage[(coverage["account_id"] != alpha) | (coverage["region"] != "us-east-1")]
+    assert quiet["api_calls"].max() <= 2
+    assert quiet["jobs_seen"].sum() == 0
+    jobs = second.jobs.set_index("job_name")
+    assert jobs.loc["alpha-long-run", "status"] == "Completed"
+    assert jobs.loc[deleted, "listed"]  # an incremental read cannot prove a deletion
+    assert len(second.jobs) == len(spec.jobs)
+
+    audits, third = collect(
+        config_for(emulator, organization, full_listing_every_days=0), at=NOW + timedelta(days=2)
+    )
+    jobs = third.jobs.set_index("job_name")
+    assert len(third.jobs) == len(spec.jobs)
+    assert not jobs.loc[deleted, "listed"]
+    assert jobs.loc[deleted, "last_seen"] == pd.Timestamp(NOW + timedelta(days=1))
+    assert jobs["listed"].sum() == len(spec.jobs) - 1
