@@ -24,7 +24,8 @@ def merge_history(
     first_seen = history.set_index("job_arn")["first_seen"]
     updated = fresh.copy()
     known = updated["job_arn"].isin(first_seen.index)
-    updated.loc[known, "first_seen"] = updated.loc[known, "job_arn"].map(first_seen)
+    if known.any():
+        updated.loc[known, "first_seen"] = updated.loc[known, "job_arn"].map(first_seen)
 
     kept = history[~history["job_arn"].isin(updated["job_arn"])].copy()
     listed_scope = pd.MultiIndex.from_tuples(list(fully_listed) or [("", "")], names=["account_id", "region"])

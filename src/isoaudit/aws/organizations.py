@@ -39,6 +39,11 @@ def list_accounts(*, aws: AwsSession) -> list[Account]:
     return sorted(accounts, key=lambda account: account.account_id)
 
 
+def management_account_id(*, aws: AwsSession) -> str:
+    """The organization's management account: SCPs never apply to it."""
+    return aws.client("organizations").describe_organization()["Organization"]["MasterAccountId"]
+
+
 @dataclass(frozen=True)
 class ServiceControlPolicy:
     """An SCP and where it is attached; `content` is the policy document as AWS returns it (JSON text)."""

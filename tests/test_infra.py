@@ -1,0 +1,435 @@
+"""infra/: the audit role, the auditor's policy and the SCP.
+
+The templates are linted by cfn-lint, then resolved for given parameters (Ref, Fn::Sub, Fn::If and the
+conditions) and checked as IAM would read them. The permissions are then cross-checked against what isoaudit
+really calls: a collection and a lake write run against the emulator, every call is recorded (member
+accounts: the emulator's own request count; auditing account: a botocore `before-call` hook on its
+session, inherited by every client built from it), mapped to its IAM action, and must be allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from cfnlint.api import lint, lint_file
+from cfnlint.decode import cfn_yaml
+from moto.sagemaker.models import sagemaker_backends
+
+from isoaudit.aws import ec2, lake, organizations, sns
+from isoaudit.aws.session import AwsSession
+from isoaudit.aws.sts import assume_role, role_arn
+from isoaudit.collect import AuditRun, audit_account
+from isoaudit.config import load_config
+from isoaudit.emulator import AccountSpec, JobSpec, OrganizationSpec, build_organization
+from isoaudit.emulator.organization import EXECUTION_ROLE, ORGANIZATION_ACCESS_ROLE
+from isoaudit.guardrails import read_preventive_coverage
+
+INFRA = Path(__file__).resolve().parents[1] / "infra"
+AUDIT_ROLE = INFRA / "audit-role.yaml"
+AUDITOR_POLICY = INFRA / "auditor-policy.yaml"
+SCP = INFRA / "deny-training-without-isolation.json"
+
+MEMBER_READS = {
+    "ec2:DescribeRegions",
+    "sagemaker:Search",
+    "sagemaker:ListTrainingJobs",
+    "sagemaker:DescribeTrainingJob",
+    "sagemaker:ListTags",
+    "sagemaker:ListProcessingJobs",
+    "sagemaker:DescribeProcessingJob",
+    "sagemaker:DescribeHyperParameterTuningJob",
+}
+ORGANIZATION_READS = {
+    "organizations:DescribeOrganization",
+    "organizations:ListRoots",
+    "organizations:ListAccountsForParent",
+    "organizations:ListOrganizationalUnitsForParent",
+    "organizations:ListTagsForResource",
+    "organizations:ListPolicies",
+    "organizations:DescribePolicy",
+    "organizations:ListTargetsForPolicy",
+}
+WRITE_VERBS = ("Create", "Put", "Delete", "Update", "Start", "Stop", "Tag", "Untag", "Add")
+AUDITING_ACCOUNT = "999988887777"
+MEMBER_ACCOUNT = "111122223333"
+SCP_SIZE_LIMIT = 5120  # characters, AWS Organizations' limit for a service control policy
+
+
+# --- Reading the templates -------------------------------------------------------------------------
+
+
+def template(path: Path) -> dict[str, Any]:
+    return cfn_yaml.load(str(path))
+
+
+_NO_VALUE = object()
+
+
+def resolved(path: Path, **parameters: Any) -> dict[str, Any]:
+    """The template's resources as CloudFormation would create them with `parameters` (else defaults)."""
+    body = template(path)
+    values = {name: spec.get("Default") for name, spec in body["Parameters"].items()}
+    values |= parameters
+    values |= {"AWS::Partition": "aws", "AWS::AccountId": MEMBER_ACCOUNT, "AWS::Region": "us-east-1"}
+    conditions: dict[str, bool] = {}
+    for name, expression in body.get("Conditions", {}).items():
+        conditions[name] = _resolve(expression, values, conditions)
+    return _resolve(body["Resources"], values, conditions)
+
+
+def _resolve(node: Any, values: dict[str, Any], conditions: dict[str, bool]) -> Any:
+    if isinstance(node, list):
+        items = [_resolve(item, values, conditions) for item in node]
+        return [item for item in items if item is not _NO_VALUE]
+    if not isinstance(node, dict):
+        return node
+    if len(node) == 1:
+        ((key, argument),) = node.items()
+        if key == "Ref":
+            return _NO_VALUE if argument == "AWS::NoValue" else values[argument]
+        if key == "Fn::Sub":
+            return re.sub(r"\$\{([\w:]+)\}", lambda match: str(values[match[1]]), argument)
+        if key == "Fn::If":
+            name, when_true, when_false = argument
+            return _resolve(when_true if conditions[name] else when_false, values, conditions)
+        if key == "Fn::Equals":
+            left, right = (_resolve(item, values, conditions) for item in argument)
+            return left == right
+        if key == "Fn::Not":
+            return not _resolve(argument[0], values, conditions)
+        if key == "Fn::GetAtt":
+            return f"<{'.'.join(argument)}>"
+    items = {key: _resolve(value, values, conditions) for key, value in node.items()}
+    return {key: value for key, value in items.items() if value is not _NO_VALUE}
+
+
+def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    found = document["Statement"]
+    return found if isinstance(found, list) else [found]
+
+
+def as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def allowed_actions(document: dict[str, Any]) -> set[str]:
+    return {
+        action
+        for statement in statements(document)
+        if statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"])
+    }
+
+
+def role(**parameters: Any) -> dict[str, Any]:
+    return resolved(AUDIT_ROLE, AuditingAccountId=AUDITING_ACCOUNT, **parameters)["AuditRole"]["Properties"]
+
+
+def role_actions() -> set[str]:
+    return {action for policy in role()["Policies"] for action in allowed_actions(policy["PolicyDocument"])}
+
+
+def auditor_policy(**parameters: Any) -> dict[str, Any]:
+    properties = resolved(AUDITOR_POLICY, LakeBucket="acme-isoaudit-lake", **parameters)["AuditorPolicy"]
+    return properties["Properties"]
+
+
+# --- Static checks ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [AUDIT_ROLE, AUDITOR_POLICY], ids=lambda path: path.name)
+def test_template_passes_cfn_lint(path: Path) -> None:
+    assert [str(match) for match in lint_file(path)] == []
+
+
+def test_cfn_lint_does_flag_a_broken_template() -> None:
+    broken = "Resources:\n  Role:\n    Type: AWS::IAM::Rolle\n"
+    assert lint(broken)
+
+
+def test_audit_role_allows_exactly_the_reads_isoaudit_makes_in_a_member_account() -> None:
+    actions = role_actions()
+    assert actions == MEMBER_READS
+    for action in actions:
+        assert "*" not in action
+        assert not action.split(":")[1].startswith(WRITE_VERBS), action
+
+
+def test_audit_role_describes_only_the_jobs_of_its_own_account() -> None:
+    (policy,) = role()["Policies"]
+    scoped = [statement for statement in statements(policy["PolicyDocument"]) if statement["Resource"] != "*"]
+    assert {action for statement in scoped for action in statement["Action"]} == {
+        "sagemaker:DescribeTrainingJob",
+        "sagemaker:DescribeHyperParameterTuningJob",
+        "sagemaker:DescribeProcessingJob",
+        "sagemaker:ListTags",
+    }
+    for statement in scoped:
+        for resource in statement["Resource"]:
+            assert resource.startswith(f"arn:aws:sagemaker:*:{MEMBER_ACCOUNT}:"), resource
+
+
+def test_audit_role_trusts_only_the_auditing_account_without_external_id() -> None:
+    properties = role()
+    assert properties["RoleName"] == "IsoAuditReadOnly"
+    (trust,) = statements(properties["AssumeRolePolicyDocument"])
+    assert trust["Effect"] == "Allow"
+    assert trust["Principal"] == {"AWS": f"arn:aws:iam::{AUDITING_ACCOUNT}:root"}
+    assert trust["Action"] == "sts:AssumeRole"
+    assert "Condition" not in trust
+
+
+def test_audit_role_requires_the_external_id_when_one_is_given() -> None:
+    properties = role(ExternalId="acme-isoaudit-7f3a", RoleName="AcmeAudit", MaxSessionDuration=43200)
+    (trust,) = statements(properties["AssumeRolePolicyDocument"])
+    assert trust["Principal"] == {"AWS": f"arn:aws:iam::{AUDITING_ACCOUNT}:root"}
+    assert trust["Condition"] == {"StringEquals": {"sts:ExternalId": "acme-isoaudit-7f3a"}}
+    assert properties["RoleName"] == "AcmeAudit"
+    assert properties["MaxSessionDuration"] == 43200
+
+
+def test_audit_role_parameters_bound_what_can_be_deployed() -> None:
+    parameters = template(AUDIT_ROLE)["Parameters"]
+    duration = parameters["MaxSessionDuration"]
+    assert (duration["MinValue"], duration["MaxValue"], duration["Default"]) == (3600, 43200, 3600)
+    account = re.compile(parameters["AuditingAccountId"]["AllowedPattern"])
+    assert account.match(AUDITING_ACCOUNT)
+    assert not account.match("*")
+    assert not account.match("12345678901")
+    assert "Default" not in parameters["AuditingAccountId"]  # never a silent default principal
+
+
+def test_auditor_policy_reads_the_organization_and_assumes_only_the_audit_role() -> None:
+    document = auditor_policy()["PolicyDocument"]
+    actions = allowed_actions(document)
+    assert {action for action in actions if action.startswith("organizations:")} == ORGANIZATION_READS
+    (assume,) = [statement for statement in statements(document) if statement["Action"] == "sts:AssumeRole"]
+    assert assume["Resource"] == "arn:aws:iam::*:role/IsoAuditReadOnly"
+    assert not any(action.startswith(("sns:", "kms:")) for action in actions)
+    assert "Roles" not in auditor_policy()
+
+
+def test_auditor_policy_publishes_and_encrypts_only_when_given_a_topic_and_a_key() -> None:
+    topic = "arn:aws:sns:eu-west-1:999988887777:isoaudit-alerts"
+    key = "arn:aws:kms:us-east-1:999988887777:key/0f3c8c2e-1111-2222-3333-444455556666"
+    properties = auditor_policy(SnsTopicArn=topic, KmsKeyArn=key, AttachToRole="isoaudit-worker")
+    by_sid = {statement["Sid"]: statement for statement in statements(properties["PolicyDocument"])}
+    assert by_sid["PublishNewViolationAlerts"]["Resource"] == topic
+    assert by_sid["PublishNewViolationAlerts"]["Action"] == "sns:Publish"
+    assert by_sid["EncryptLakeObjects"]["Resource"] == key
+    assert properties["Roles"] == ["isoaudit-worker"]
+
+
+def test_scp_denies_creating_jobs_without_isolation_including_requests_that_omit_the_flag() -> None:
+    text = SCP.read_text()
+    assert len(text) <= SCP_SIZE_LIMIT
+    document = json.loads(text)
+    assert all(statement["Effect"] == "Deny" for statement in statements(document))
+    denied = {}
+    for statement in statements(document):
+        for action in as_list(statement["Action"]):
+            denied[action] = statement
+    assert set(denied) == {
+        "sagemaker:CreateTrainingJob",
+        "sagemaker:CreateHyperParameterTuningJob",
+        "sagemaker:CreateProcessingJob",
+        # The service authorization reference lists the condition key for CreateModel too.
+        "sagemaker:CreateModel",
+    }
+    for statement in denied.values():
+        assert statement["Resource"] == "*"
+        # BoolIfExists: a request that omits the flag has no key, and is denied as well.
+        assert statement["Condition"] == {"BoolIfExists": {"sagemaker:NetworkIsolation": "false"}}
+
+
+# --- Cross-check against the calls isoaudit really makes -------------------------------------------
+
+# S3 operations whose IAM action has another name; every other operation is <signing name>:<operation>.
+S3_ACTIONS = {
+    "ListObjectsV2": "s3:ListBucket",
+    "HeadBucket": "s3:ListBucket",
+    "HeadObject": "s3:GetObject",
+    "CreateMultipartUpload": "s3:PutObject",
+    "UploadPart": "s3:PutObject",
+    "CompleteMultipartUpload": "s3:PutObject",
+    "DeleteObjects": "s3:DeleteObject",
+}
+# Calls that no IAM policy can deny.
+UNGATED = {"sts:GetCallerIdentity"}
+
+
+def iam_action(service: str, operation: str) -> str:
+    if service == "s3" and operation in S3_ACTIONS:
+        return S3_ACTIONS[operation]
+    return f"{service}:{operation}"
+
+
+class CallRecorder:
+    """A botocore `before-call` handler: the (signing name, operation) of every call made."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: set[tuple[str, str]] = set()
+
+    def __call__(self, *, model: Any, **_: Any) -> None:
+        with self._lock:
+            self._calls.add((model.service_model.signing_name, model.name))
+
+    def snapshot(self) -> set[tuple[str, str]]:
+        with self._lock:
+            return set(self._calls)
+
+
+@dataclass(frozen=True)
+class RecordedCalls:
+    member: set[str]  # IAM actions called in the member account
+    auditor: set[str]  # IAM actions called by the auditing account
+
+
+JOB_TIME = datetime(2026, 11, 18, 10, tzinfo=UTC)
+TUNING_JOB = "churn-hpo-2026-11-18"
+
+
+@pytest.fixture(scope="module")
+def recorded_calls(emulator) -> RecordedCalls:
+    emulator.reset()
+    spec = OrganizationSpec(
+        accounts=(AccountSpec("member", "ml-member", "/Workloads", {"team": "fraud"}),),
+        jobs=(
+            JobSpec(
+                "member", "us-east-1", "churn-2026-11-18-10-00-00-000", JOB_TIME, network_isolation=False
+            ),
+            JobSpec("member", "us-east-1", "score-2026-11-18-10-00-00-000", JOB_TIME, network_isolation=True),
+        ),
+        bucket="isoaudit-infra-lake",
+        regions=("us-east-1",),
+    )
+    built = build_organization(endpoint_url=emulator.url, spec=spec)
+    member_id = built.account_ids["member"]
+    setup = AwsSession(_credentials(), endpoint_url=emulator.url)
+    _add_processing_and_tuning_jobs(setup, account_id=member_id)
+    topic_arn = setup.client("sns").create_topic(Name="isoaudit-alerts")["TopicArn"]
+
+    auditor = AwsSession(_credentials(), endpoint_url=emulator.url)
+    recorder = CallRecorder()
+    # Clients copy the session's handlers when built: register before the first client.
+    auditor.boto3_session.events.register("before-call", recorder)
+    config = load_config(
+        None,
+        bucket=spec.bucket,
+        endpoint_url=emulator.url,
+        role_name=spec.audit_role_name,
+        regions=["us-east-1"],
+    )
+    run = AuditRun(run_id="infra", audit_week="2026-W47", started_at=datetime.now(UTC))
+    accounts = organizations.list_accounts(aws=auditor)
+    (member,) = [account for account in accounts if account.account_id == member_id]
+
+    emulator.faults.reset_counts()
+    before = recorder.snapshot()
+    audited = audit_account(
+        aws=auditor,
+        account=member,
+        config=config,
+        run=run,
+        default_regions=["us-east-1"],
+        plans={},
+        slots=threading.Semaphore(2),
+    )
+    server_calls = set(emulator.faults.requests)
+    auditor_calls_meanwhile = recorder.snapshot() - before
+    assert set(audited.coverage["status"]) == {"audited"}
+
+    read_preventive_coverage(aws=auditor, accounts=accounts)
+    ec2.enabled_regions(aws=auditor)
+    for _ in range(2):  # the second write replaces what the first wrote
+        lake.read_table(aws=auditor, config=config, table="jobs")
+        lake.write_table(
+            aws=auditor,
+            config=config,
+            table="jobs",
+            frame=audited.jobs,
+            months=lake.creation_months(audited.jobs),
+        )
+        lake.write_table(aws=auditor, config=config, table="coverage", frame=audited.coverage)
+    sns.publish(aws=auditor, topic_arn=topic_arn, subject="isoaudit test", message="one alert")
+
+    return RecordedCalls(
+        member={iam_action(*call) for call in server_calls - auditor_calls_meanwhile},
+        auditor={iam_action(*call) for call in recorder.snapshot()} - UNGATED,
+    )
+
+
+def _credentials() -> boto3.Session:
+    return boto3.Session(
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+
+
+def _add_processing_and_tuning_jobs(setup: AwsSession, *, account_id: str) -> None:
+    """A processing job, and a tuning job that launched the first training job: both are then read."""
+    member = assume_role(
+        aws=setup,
+        role_arn=role_arn(account_id=account_id, role_name=ORGANIZATION_ACCESS_ROLE),
+        session_name="isoaudit-infra-test",
+    )
+    sagemaker = member.client("sagemaker", region="us-east-1")
+    execution_role = role_arn(account_id=account_id, role_name=EXECUTION_ROLE)
+    image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/sklearn-processing:1.2-1"
+    tags = [{"Key": "team", "Value": "fraud"}]  # moto's ListTags fails on a job created without tags
+    sagemaker.create_processing_job(
+        ProcessingJobName="features-2026-11-18",
+        ProcessingResources={
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 30}
+        },
+        AppSpecification={"ImageUri": image},
+        RoleArn=execution_role,
+        NetworkConfig={"EnableNetworkIsolation": False},
+        Tags=tags,
+    )
+    tuning_arn = sagemaker.create_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=TUNING_JOB,
+        HyperParameterTuningJobConfig={
+            "Strategy": "Bayesian",
+            "ResourceLimits": {"MaxParallelTrainingJobs": 1},
+        },
+        TrainingJobDefinition={
+            "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+            "RoleArn": execution_role,
+            "OutputDataConfig": {"S3OutputPath": f"s3://sagemaker-us-east-1-{account_id}/hpo/"},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+            "EnableNetworkIsolation": False,
+        },
+        Tags=tags,
+    )["HyperParameterTuningJobArn"]
+    # moto cannot launch a tuning job's training jobs: give an existing one its parent, as the API shows.
+    training_job = sagemaker_backends[account_id]["us-east-1"].training_jobs["churn-2026-11-18-10-00-00-000"]
+    training_job.tuning_job_arn = tuning_arn
+
+
+def test_the_collection_read_every_kind_of_job(recorded_calls: RecordedCalls) -> None:
+    # What the emulator can exercise: DescribeTrainingJob runs only for jobs Search's index has not caught up
+    # with, which moto's Search never lags behind.
+    assert recorded_calls.member == MEMBER_READS - {"sagemaker:DescribeTrainingJob"}
+
+
+def test_audit_role_allows_every_call_made_in_a_member_account(recorded_calls: RecordedCalls) -> None:
+    assert recorded_calls.member <= role_actions()
+
+
+def test_auditor_policy_allows_every_call_of_the_auditing_account(recorded_calls: RecordedCalls) -> None:
+    allowed = allowed_actions(
+        auditor_policy(SnsTopicArn="arn:aws:sns:us-east-1:123456789012:t")["PolicyDocument"]
+    )
+    assert recorded_calls.auditor, "nothing recorded"
+    assert recorded_calls.auditor - allowed == set()
