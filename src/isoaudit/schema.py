@@ -43,7 +43,7 @@ JOBS = pa.schema(
         _field("tags_json", pa.string(), "The job's tags as a JSON object (untrusted text from AWS)"),
         _field("tuning_job_name", pa.string(), "Hyperparameter tuning job that launched it, if any"),
         _field("first_seen", UTC_TIMESTAMP, "First audit run that saw the job"),
-        _field("last_seen", UTC_TIMESTAMP, "Last audit run that read the job (incremental runs read changes only)"),
+        _field("last_seen", UTC_TIMESTAMP, "Last run that read the job (incremental runs read changes)"),
         _field("listed", pa.bool_(), "False once SageMaker no longer lists the job; its record is kept"),
     ]
 )
