@@ -21,6 +21,9 @@ from pydantic_settings import (
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# Names Athena takes unquoted; nothing else may reach a query or the catalog.
+GLUE_DATABASE = re.compile(r"^[a-z][a-z0-9_]{0,254}$")
+ATHENA_WORKGROUP = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
 def _known_regions() -> frozenset[str]:
@@ -107,6 +110,20 @@ class AuditConfig(BaseSettings):
     def _bucket_name(cls, value: str) -> str:
         if not BUCKET_NAME.match(value):
             raise ValueError("expected an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)")
+        return value
+
+    @field_validator("database")
+    @classmethod
+    def _database_name(cls, value: str) -> str:
+        if not GLUE_DATABASE.match(value):
+            raise ValueError("expected a Glue database name: lowercase letters, digits and _, from a letter")
+        return value
+
+    @field_validator("athena_workgroup")
+    @classmethod
+    def _workgroup_name(cls, value: str) -> str:
+        if not ATHENA_WORKGROUP.match(value):
+            raise ValueError("expected an Athena workgroup name (1-128 letters, digits, '.', '_', '-')")
         return value
 
     @field_validator("home_region")

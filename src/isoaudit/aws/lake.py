@@ -8,16 +8,21 @@ partition so files do not pile up week after week.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import awswrangler as wr
 import pandas as pd
 import pyarrow as pa
+from awswrangler.typing import AthenaPartitionProjectionSettings
+from botocore.client import BaseClient
 
 from isoaudit.aws.session import AwsSession
 from isoaudit.config import AuditConfig
 from isoaudit.schema import TABLES, conform, descriptions, empty_frame, glue_types
+from isoaudit.sql import VIEW_NAME, description
 
 MONTH_FORMAT = "%Y-%m"
 
@@ -116,30 +121,14 @@ def write_table(
     layout = LAYOUTS[table]
     frame = conform(frame, layout.schema)
     wr.catalog.create_database(config.database, exist_ok=True, boto3_session=aws.boto3_session)
-    dtype = glue_types(layout.schema)
-    comments = descriptions(layout.schema)
+    glue = _glue_table(layout)
     path = _path(config, table)
-    extra: dict = {}
-    table_parameters: dict[str, str] = {}
     replaced = wr.s3.list_objects(path, boto3_session=aws.boto3_session)
     if layout.partitioned_by_creation_month:
         frame = frame.assign(**{PARTITION_COLUMN: frame["creation_time"].dt.strftime(MONTH_FORMAT)})
         if months is not None:
             frame = frame[frame[PARTITION_COLUMN].isin(months)]
             replaced = [uri for uri in replaced if _month_of(uri) in months]
-        dtype[PARTITION_COLUMN] = "string"
-        comments[PARTITION_COLUMN] = "Month of creation_time (yyyy-MM, UTC): the partition"
-        extra |= {
-            "partition_cols": [PARTITION_COLUMN],
-            "athena_partition_projection_settings": {
-                "projection_types": {PARTITION_COLUMN: "date"},
-                "projection_ranges": {PARTITION_COLUMN: "2017-01,NOW"},
-                "projection_formats": {PARTITION_COLUMN: "yyyy-MM"},
-                "projection_intervals": {PARTITION_COLUMN: "1"},
-            },
-        }
-        # awswrangler has no setting for the interval unit of a string-typed date projection.
-        table_parameters[f"projection.{PARTITION_COLUMN}.interval.unit"] = "MONTHS"
     if frame.empty:
         return
     wr.s3.to_parquet(
@@ -149,19 +138,57 @@ def write_table(
         mode="append",
         database=config.database,
         table=table,
-        dtype=dtype,
+        dtype={**glue.columns, **glue.partitions},
+        partition_cols=list(glue.partitions) or None,
+        athena_partition_projection_settings=glue.projection,
         glue_table_settings={
             "description": layout.description,
-            "columns_comments": comments,
-            "parameters": table_parameters,
+            "columns_comments": glue.comments,
+            "parameters": glue.parameters,
         },
         compression="snappy",
         boto3_session=aws.boto3_session,
         s3_additional_kwargs=_encryption(config),
-        **extra,
     )
     if replaced:
         wr.s3.delete_objects(replaced, boto3_session=aws.boto3_session)
+
+
+@dataclass(frozen=True)
+class _GlueTable:
+    """How a table is declared in Glue: by every write, and before the first one (see publish_views)."""
+
+    columns: dict[str, str]  # column -> Glue type, partition columns excluded
+    partitions: dict[str, str]  # partition column -> Glue type
+    comments: dict[str, str]
+    parameters: dict[str, str]
+    projection: AthenaPartitionProjectionSettings | None
+
+
+def _glue_table(layout: TableLayout) -> _GlueTable:
+    comments = descriptions(layout.schema)
+    if not layout.partitioned_by_creation_month:
+        return _GlueTable(
+            columns=glue_types(layout.schema),
+            partitions={},
+            comments=comments,
+            parameters={},
+            projection=None,
+        )
+    comments[PARTITION_COLUMN] = "Month of creation_time (yyyy-MM, UTC): the partition"
+    return _GlueTable(
+        columns=glue_types(layout.schema),
+        partitions={PARTITION_COLUMN: "string"},
+        comments=comments,
+        # awswrangler has no setting for the interval unit of a string-typed date projection.
+        parameters={f"projection.{PARTITION_COLUMN}.interval.unit": "MONTHS"},
+        projection={
+            "projection_types": {PARTITION_COLUMN: "date"},
+            "projection_ranges": {PARTITION_COLUMN: "2017-01,NOW"},
+            "projection_formats": {PARTITION_COLUMN: "yyyy-MM"},
+            "projection_intervals": {PARTITION_COLUMN: "1"},
+        },
+    )
 
 
 def _month_of(uri: str) -> str | None:
@@ -188,3 +215,88 @@ def mirror(*, aws: AwsSession, config: AuditConfig, destination: Path) -> list[P
         wr.s3.download(path=uri, local_file=str(local), boto3_session=aws.boto3_session)
         copied.append(local)
     return copied
+
+
+def publish_views(*, aws: AwsSession, config: AuditConfig, views: Mapping[str, str]) -> None:
+    """Create or replace each view (name -> SELECT, e.g. isoaudit.sql.views()) in the configured database
+    through Athena, and keep one named query per view in the workgroup, so that the questions are one
+    click away in the Athena console. Safe to repeat: nothing is duplicated.
+
+    Tables no run has written yet are declared (empty) first: Athena refuses a view over a missing table.
+    """
+    _use_endpoint(aws)
+    for name in views:
+        if not VIEW_NAME.match(name):
+            raise ValueError(f"{name!r} is not a view name (lowercase letters, digits and _)")
+    _declare_missing_tables(aws=aws, config=config)
+    for name, sql in views.items():
+        # Static SQL from the package; the database and workgroup are validated identifiers, passed apart.
+        wr.athena.start_query_execution(
+            sql=f"CREATE OR REPLACE VIEW {name} AS\n{sql}",
+            database=config.database,
+            workgroup=config.athena_workgroup,
+            s3_output=config.athena_output,
+            wait=True,
+            boto3_session=aws.boto3_session,
+            **_athena_encryption(config),
+        )
+    _save_named_queries(athena=aws.client("athena"), config=config, views=views)
+
+
+def _declare_missing_tables(*, aws: AwsSession, config: AuditConfig) -> None:
+    wr.catalog.create_database(config.database, exist_ok=True, boto3_session=aws.boto3_session)
+    for layout in LAYOUTS.values():
+        # GetTable per table: the auditor's policy already allows it (GetTables would need more).
+        if wr.catalog.does_table_exist(
+            database=config.database, table=layout.name, boto3_session=aws.boto3_session
+        ):
+            continue
+        glue = _glue_table(layout)
+        wr.catalog.create_parquet_table(
+            database=config.database,
+            table=layout.name,
+            path=_path(config, layout.name),
+            columns_types=glue.columns,
+            partitions_types=glue.partitions,
+            compression="snappy",
+            description=layout.description,
+            parameters=glue.parameters,
+            columns_comments=glue.comments,
+            athena_partition_projection_settings=glue.projection,
+            boto3_session=aws.boto3_session,
+        )
+
+
+def _athena_encryption(config: AuditConfig) -> dict[str, str]:
+    if not config.kms_key_id:
+        return {}
+    return {"encryption": "SSE_KMS", "kms_key": config.kms_key_id}
+
+
+def named_query_name(*, config: AuditConfig, view: str) -> str:
+    """`<database>.<view>`: unique per database, so two deployments can share a workgroup."""
+    return f"{config.database}.{view}"
+
+
+def _save_named_queries(*, athena: BaseClient, config: AuditConfig, views: Mapping[str, str]) -> None:
+    """One named query per view, whose text is the view's SELECT: created once, updated when it changed."""
+    existing = _named_queries(athena=athena, workgroup=config.athena_workgroup)
+    for view, sql in views.items():
+        name = named_query_name(config=config, view=view)
+        wanted = {"Name": name, "Description": description(sql), "QueryString": sql}
+        current = existing.get(name)
+        if current is None:
+            athena.create_named_query(**wanted, Database=config.database, WorkGroup=config.athena_workgroup)
+        elif any(current.get(key) != value for key, value in wanted.items()):
+            athena.update_named_query(NamedQueryId=current["NamedQueryId"], **wanted)
+
+
+def _named_queries(*, athena: BaseClient, workgroup: str) -> dict[str, dict[str, Any]]:
+    """The workgroup's named queries by name."""
+    found: dict[str, dict[str, Any]] = {}
+    for page in athena.get_paginator("list_named_queries").paginate(WorkGroup=workgroup):
+        # GetNamedQuery one by one: BatchGetNamedQuery would save calls on AWS, but moto lacks it.
+        for query_id in page["NamedQueryIds"]:
+            query = athena.get_named_query(NamedQueryId=query_id)["NamedQuery"]
+            found[query["Name"]] = query
+    return found

@@ -38,27 +38,35 @@ class AwsSession:
     boto3_session: boto3.Session
     endpoint_url: str | None = None
     counter: CallCounter = field(default_factory=CallCounter)
+    # Building a client costs tens of milliseconds of CPU, and a boto3 session may not build two at once:
+    # each (service, region) is built once, under a lock. Clients themselves are thread-safe.
+    _clients: dict[tuple[str, str], BaseClient] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @property
     def region(self) -> str:
         return self.boto3_session.region_name or "us-east-1"
 
     def client(self, service_name: str, *, region: str | None = None, pool: int = 10) -> BaseClient:
-        client = self.boto3_session.client(
-            service_name,
-            region_name=region or self.region,
-            endpoint_url=self.endpoint_url,
-            config=Config(
-                retries=RETRIES,
-                max_pool_connections=pool,
-                user_agent_extra=f"isoaudit/{__version__}",
-            ),
-        )
-        client.meta.events.register("before-call", self.counter)
-        return client
+        key = (service_name, region or self.region)
+        with self._lock:
+            if key not in self._clients:
+                client = self.boto3_session.client(
+                    service_name,
+                    region_name=key[1],
+                    endpoint_url=self.endpoint_url,
+                    config=Config(
+                        retries=RETRIES,
+                        max_pool_connections=pool,
+                        user_agent_extra=f"isoaudit/{__version__}",
+                    ),
+                )
+                client.meta.events.register("before-call", self.counter)
+                self._clients[key] = client
+            return self._clients[key]
 
     def counted(self) -> AwsSession:
-        """The same session with a fresh call counter."""
+        """The same credentials with a fresh call counter (and so clients of its own)."""
         return replace(self, counter=CallCounter())
 
     def __repr__(self) -> str:  # never show credentials, even by accident

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import boto3
+import botocore.loaders
+import botocore.session
 
 from isoaudit.aws.session import AwsSession
+
+_SHARED_LOADER = botocore.loaders.create_loader()
 
 
 def assume_role(
@@ -20,11 +24,15 @@ def assume_role(
     if external_id:
         request["ExternalId"] = external_id
     credentials = aws.client("sts").assume_role(**request)["Credentials"]
+    core = botocore.session.Session()
+    # Service models are large JSON files: parse them once per process, not once per member account.
+    core.register_component("data_loader", _SHARED_LOADER)
     member = boto3.Session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
         region_name=aws.region,
+        botocore_session=core,
     )
     return AwsSession(member, endpoint_url=aws.endpoint_url, counter=aws.counter)
 

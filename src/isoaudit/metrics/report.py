@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
 
+import numpy as np
 import pandas as pd
+
+from isoaudit.config import AuditConfig
+from isoaudit.metrics.attribution import job_facts
+from isoaudit.metrics.coverage import audit_coverage, latest_status
+from isoaudit.metrics.episodes import exposure_episodes
+from isoaudit.metrics.kpis import weekly_kpis
+from isoaudit.metrics.preventive import PREVENTIVE_COLUMNS, preventive_rate
+from isoaudit.metrics.weeks import ONE_WEEK, last_complete_week, trailing_weeks, week_start
+from isoaudit.schema import JOB_FACTS, WEEKLY_KPIS, conform
+
+__all__ = ["WeeklyReport", "build_report", "console_url", "last_complete_week", "report_json"]
+
+_CONSOLE_PAGES = {"training": "jobs", "processing": "processing-jobs", "tuning": "hyper-tuning-jobs"}
+_MEASURES = [name for name in WEEKLY_KPIS.names if name not in ("week", "scope", "scope_value")]
+_GAP_KEYS = {"account": "account_id", "account_name": "account_name", "region": "region", "status": "status",
+             "reason": "reason"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -12,17 +32,18 @@ class WeeklyReport:
     """One ISO week's KPIs. Frames follow the schemas in isoaudit.schema where named.
 
     - org: the WEEKLY_KPIS row of scope "org" for the week, plus `preventive_coverage` and
-      `audit_coverage` (percent, 0-100).
-    - previous_org: the same for the week before (None when there is no history).
+      `audit_coverage` (percent, 0-100; NaN when unknown).
+    - previous_org: the same for the week before (None when there is no history). Its
+      preventive_coverage is NaN: SCPs are read as they are now, not as they were.
     - teams / accounts / environments / job_kinds: WEEKLY_KPIS rows of that scope for the week
       (accounts carry an extra `account_name` column).
-    - trend: WEEKLY_KPIS rows of scope "org" for the trailing weeks, oldest first.
+    - trend: WEEKLY_KPIS rows of scope "org" for the trailing weeks, oldest first, plus `audit_coverage`.
     - team_trend: WEEKLY_KPIS rows of scope "team" for the trailing weeks.
     - violations: JOB_FACTS rows of non-compliant jobs created in the week, plus `violation`
       ("new" or "repeat"), `account_name` and `console_url`.
     - open_exposures: EPISODES rows whose state is "open" or "dormant", as of the report time.
     - failure_causes: failed jobs of the week by team, failure_class and network_isolation, column `jobs`.
-    - coverage: COVERAGE rows of the run for the week.
+    - coverage: COVERAGE rows of the run for the week (the latest row of each account-region).
     - preventive: one row per member account: account_id, account_name, covered (bool), policies (str).
     """
 
@@ -43,3 +64,160 @@ class WeeklyReport:
     failure_causes: pd.DataFrame
     coverage: pd.DataFrame
     preventive: pd.DataFrame
+
+
+def build_report(
+    *,
+    jobs: pd.DataFrame,
+    accounts: pd.DataFrame,
+    coverage: pd.DataFrame,
+    preventive: pd.DataFrame | None,
+    config: AuditConfig,
+    week: str,
+    generated_at: pd.Timestamp,
+) -> WeeklyReport:
+    """The report of ISO `week` from the whole job history (JOBS), the accounts (ACCOUNTS), the audit
+    runs (COVERAGE) and preventive_coverage's output (None when the SCPs could not be read).
+
+    Open exposures are as of `generated_at`; every other number is about jobs created in the weeks shown.
+    """
+    period_start = week_start(week)
+    previous_week = trailing_weeks(week, 2)[0]
+    trend_weeks = trailing_weeks(week, config.trend_weeks)
+    facts = job_facts(jobs, accounts, config=config)
+    kpis = weekly_kpis(
+        facts, weeks=[*trend_weeks, previous_week], dormant_days=config.dormant_days, coverage=coverage
+    )
+    names = _account_names(accounts, coverage)
+    if preventive is None:
+        preventive = pd.DataFrame({column: pd.Series(dtype=object) for column in PREVENTIVE_COLUMNS})
+    preventive = preventive[list(PREVENTIVE_COLUMNS)].assign(
+        account_name=lambda frame: frame["account_id"].map(names).fillna(frame["account_name"])
+    )
+    has_history = bool((facts["creation_time"] < period_start).any() or (coverage["audit_week"] < week).any())
+    trend = _scope(kpis, trend_weeks, "org")
+    in_week = facts.loc[(facts["week"] == week).to_numpy(dtype=bool)]
+    episodes = exposure_episodes(facts, as_of=generated_at, dormant_days=config.dormant_days)
+    return WeeklyReport(
+        week=week,
+        period_start=period_start,
+        period_end=period_start + ONE_WEEK,
+        generated_at=pd.Timestamp(generated_at),
+        org=_org(kpis, coverage, week=week, preventive=preventive_rate(preventive)),
+        previous_org=_org(kpis, coverage, week=previous_week, preventive=np.nan) if has_history else None,
+        teams=_scope(kpis, [week], "team"),
+        accounts=_scope(kpis, [week], "account").assign(
+            account_name=lambda frame: frame["scope_value"].map(names)
+        ),
+        environments=_scope(kpis, [week], "environment"),
+        job_kinds=_scope(kpis, [week], "job_kind"),
+        trend=trend.assign(audit_coverage=[audit_coverage(coverage, week=label) for label in trend["week"]]),
+        team_trend=_scope(kpis, trend_weeks, "team"),
+        violations=_violations(in_week, names),
+        open_exposures=episodes.loc[episodes["state"] != "closed"].reset_index(drop=True),
+        failure_causes=_failure_causes(in_week),
+        coverage=latest_status(coverage, weeks=[week]),
+        preventive=preventive,
+    )
+
+
+def console_url(*, region: str, job_kind: str, job_name: str) -> str:
+    """Link to the job in the SageMaker console; region and name are quoted (untrusted text from AWS)."""
+    region = quote(region, safe="")
+    page = _CONSOLE_PAGES.get(job_kind, "jobs")
+    return (
+        f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}"
+        f"#/{page}/{quote(job_name, safe='')}"
+    )
+
+
+def report_json(report: WeeklyReport) -> dict[str, Any]:
+    """The report as JSON-safe data: period, generated_at, org, previous_org, teams, trend and gaps
+    (NaN becomes null, timestamps ISO 8601)."""
+    org_keys = [*_MEASURES, "preventive_coverage", "audit_coverage"]
+    gaps = report.coverage.loc[report.coverage["status"] != "audited"]
+    return {
+        "period": {
+            "week": report.week,
+            "start": _json(report.period_start),
+            "end": _json(report.period_end),
+        },
+        "generated_at": _json(report.generated_at),
+        "org": {key: _json(report.org.get(key)) for key in org_keys},
+        "previous_org": (
+            None
+            if report.previous_org is None
+            else {key: _json(report.previous_org.get(key)) for key in org_keys}
+        ),
+        "teams": [
+            {"team": row["scope_value"], **{key: _json(row[key]) for key in _MEASURES}}
+            for row in report.teams.to_dict("records")
+        ],
+        "trend": [
+            {"week": row["week"], **{key: _json(row[key]) for key in [*_MEASURES, "audit_coverage"]}}
+            for row in report.trend.to_dict("records")
+        ],
+        "gaps": [
+            {key: _json(row[column]) for key, column in _GAP_KEYS.items()}
+            for row in gaps.sort_values(["account_id", "region"]).to_dict("records")
+        ],
+    }
+
+
+def _org(kpis: pd.DataFrame, coverage: pd.DataFrame, *, week: str, preventive: float) -> pd.Series:
+    row = _scope(kpis, [week], "org").iloc[0]
+    extra = {"preventive_coverage": preventive, "audit_coverage": audit_coverage(coverage, week=week)}
+    return pd.concat([row, pd.Series(extra, dtype=float)])
+
+
+def _scope(kpis: pd.DataFrame, weeks: list[str], scope: str) -> pd.DataFrame:
+    rows = kpis.loc[kpis["week"].isin(weeks) & (kpis["scope"] == scope)]
+    return rows.sort_values(["week", "scope_value"], ignore_index=True)
+
+
+def _account_names(accounts: pd.DataFrame, coverage: pd.DataFrame) -> pd.Series:
+    """Account id -> name, from Organizations, else from the audit runs."""
+    known = pd.concat([coverage[["account_id", "account_name"]], accounts[["account_id", "account_name"]]])
+    known = known.dropna().astype(str)
+    return known.drop_duplicates("account_id", keep="last").set_index("account_id")["account_name"]
+
+
+def _violations(in_week: pd.DataFrame, names: pd.Series) -> pd.DataFrame:
+    rows = in_week.loc[~in_week["compliant"].to_numpy(dtype=bool)]
+    facts = conform(rows, JOB_FACTS)
+    return facts.assign(
+        violation=rows["violation"].astype(str).to_numpy(),
+        account_name=facts["account_id"].map(names),
+        console_url=[
+            console_url(region=region, job_kind=kind, job_name=name)
+            for region, kind, name in zip(facts["region"], facts["job_kind"], facts["job_name"], strict=True)
+        ],
+    )
+
+
+def _failure_causes(in_week: pd.DataFrame) -> pd.DataFrame:
+    failed = in_week.loc[(in_week["status"] == "Failed").to_numpy(dtype=bool)]
+    frame = pd.DataFrame(
+        {
+            "team": failed["team"].astype(str).to_numpy(),
+            "failure_class": failed["failure_class"].astype(str).to_numpy(),
+            "network_isolation": failed["compliant"].to_numpy(dtype=bool),
+        }
+    )
+    counts = frame.groupby(["team", "failure_class", "network_isolation"]).size().rename("jobs")
+    return counts.reset_index().sort_values(["team", "failure_class", "network_isolation"], ignore_index=True)
+
+
+def _json(value: Any) -> Any:
+    """A JSON-safe scalar: None for missing and NaN, ISO 8601 for timestamps, Python numbers."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) else float(value)
+    return value

@@ -1,0 +1,195 @@
+"""Exposure episodes: per family (account, region, family), the stretch from a non-compliant run until the
+family's first compliant run after it.
+
+The order of a family's runs is: creation time, then non-compliant before compliant at the same instant (a
+fix created at the very moment of a violation closes it after 0 hours), then input order. All of it is
+computed with whole-array operations over the family-sorted jobs: no loop over rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from isoaudit.metrics.columns import NAT, codes, from_micros, micros
+from isoaudit.schema import EPISODES, conform
+
+VIOLATIONS = ("", "new", "repeat")
+# Columns that job_facts adds after the JOB_FACTS ones: each non-compliant job's place in its family's
+# history (see family_history); empty for compliant jobs.
+HISTORY_COLUMNS = ("violation", "remediated_at", "next_run_at")
+# What episode_table keeps of the job that opened an episode.
+_LABELS = ("account_id", "region", "family", "team", "environment", "job_kind", "first_job_name")
+_HOUR_US = 3_600_000_000
+_DAY_US = 24 * _HOUR_US
+
+
+@dataclass(frozen=True)
+class FamilyHistory:
+    """Per job, in input order: violation code (index into VIOLATIONS) and times in microseconds (NAT)."""
+
+    violation: np.ndarray
+    remediated_at: np.ndarray
+    next_run_at: np.ndarray
+
+
+def with_history(facts: pd.DataFrame) -> pd.DataFrame:
+    """`facts` with HISTORY_COLUMNS, computed when absent (e.g. JOB_FACTS read back from the lake)."""
+    if all(column in facts.columns for column in HISTORY_COLUMNS):
+        return facts
+    history = family_history(
+        account=codes(facts["account_id"])[0],
+        region=codes(facts["region"])[0],
+        family=codes(facts["family"])[0],
+        created=micros(facts["creation_time"]),
+        compliant=facts["compliant"].to_numpy(dtype=bool),
+    )
+    return facts.assign(
+        violation=pd.Categorical.from_codes(history.violation, categories=list(VIOLATIONS)),
+        remediated_at=from_micros(history.remediated_at),
+        next_run_at=from_micros(history.next_run_at),
+    )
+
+
+def family_history(
+    *, account: np.ndarray, region: np.ndarray, family: np.ndarray, created: np.ndarray, compliant: np.ndarray
+) -> FamilyHistory:
+    """The place of each non-compliant job in its family: `new` (opens an episode: the family's first run,
+    or the first after a compliant run) or `repeat` violation, the creation time of the family's first
+    compliant run after it (remediated_at) and of the family's next run (next_run_at). Compliant jobs get
+    no violation and no times.
+
+    account/region/family are integer codes, created int64 microseconds, compliant booleans.
+    """
+    count = len(created)
+    order, group, ok, at = _family_order(_family_keys(account, region, family), created, compliant)
+    violating = np.flatnonzero(~ok)  # positions in family order
+    after = np.minimum(violating + 1, count - 1)
+    same_family_after = (violating + 1 < count) & (group[after] == group[violating])
+    before = np.maximum(violating - 1, 0)
+    opens = (violating == 0) | (group[before] != group[violating]) | ok[before]
+
+    # Position of the first compliant run at or after each position (count when none).
+    fix = np.where(ok, np.arange(count), count)
+    np.minimum.accumulate(fix[::-1], out=fix[::-1])
+    fix = fix[violating]
+    fixed = fix < count
+    fixed[fixed] = group[fix[fixed]] == group[violating[fixed]]
+
+    rows = order[violating]
+    violation = np.zeros(count, dtype=np.int8)
+    violation[rows] = np.where(opens, 1, 2)
+    remediated = np.full(count, NAT, dtype=np.int64)
+    remediated[rows] = np.where(fixed, at[np.minimum(fix, count - 1)], NAT)
+    next_run = np.full(count, NAT, dtype=np.int64)
+    next_run[rows] = np.where(same_family_after, at[after], NAT)
+    return FamilyHistory(violation=violation, remediated_at=remediated, next_run_at=next_run)
+
+
+def exposure_episodes(facts: pd.DataFrame, *, as_of: pd.Timestamp, dormant_days: int) -> pd.DataFrame:
+    """EPISODES as of `as_of` (naive means UTC): only jobs created at or before it count.
+
+    `facts` is job_facts' output (JOB_FACTS; HISTORY_COLUMNS are computed if absent). An open episode is
+    dormant when the family's last run is at least `dormant_days` before `as_of`.
+    """
+    cutoff = _utc_micros(as_of)
+    table = episode_table(with_history(facts), cutoff=cutoff)
+    closed = table["closed"].to_numpy() != NAT
+    dormant = ~closed & (table["last_run"].to_numpy() + dormant_days * _DAY_US <= cutoff)
+    opened = table["opened"].to_numpy()
+    episodes = table[["account_id", "region", "family", "team", "environment", "first_job_name"]].assign(
+        opened_at=from_micros(opened),
+        closed_at=from_micros(table["closed"].to_numpy()),
+        non_compliant_runs=table["runs"],
+        last_run_at=from_micros(table["last_run"].to_numpy()),
+        state=np.where(closed, "closed", np.where(dormant, "dormant", "open")),
+        hours_to_remediate=np.where(closed, (table["closed"].to_numpy() - opened) / _HOUR_US, np.nan),
+        age_hours=np.where(closed, np.nan, (cutoff - opened) / _HOUR_US),
+    )
+    episodes = episodes.astype({column: str for column in _LABELS if column != "job_kind"})
+    return conform(episodes.sort_values(["account_id", "region", "family", "opened_at"]), EPISODES)
+
+
+def episode_table(facts: pd.DataFrame, *, cutoff: int) -> pd.DataFrame:
+    """One row per episode opened at or before `cutoff` (int microseconds): the opening job's labels
+    (_LABELS, as in `facts`) and times in microseconds: opened, closed (NAT while open as of the cutoff),
+    last_run (last non-compliant run up to the cutoff) and runs."""
+    created = micros(facts["creation_time"])
+    rows = np.flatnonzero((created <= cutoff) & ~facts["compliant"].to_numpy(dtype=bool))
+    key = _family_keys(*(codes(facts[column])[0][rows] for column in ("account_id", "region", "family")))
+    remediated = micros(facts["remediated_at"])[rows]
+    runs = pd.DataFrame({"key": key, "remediated": remediated, "created": created[rows]})
+    by_episode = runs.groupby(["key", "remediated"], sort=False)["created"]
+    opening = (facts["violation"] == "new").to_numpy(dtype=bool)[rows]
+    openers = (
+        facts[[*_LABELS[:-1], "job_name"]].iloc[rows[opening]].rename(columns={"job_name": "first_job_name"})
+    )
+    table = pd.DataFrame(
+        {
+            **{column: openers[column] for column in _LABELS},
+            "opened": created[rows[opening]],
+            "closed": np.where(remediated[opening] <= cutoff, remediated[opening], NAT),
+            "last_run": by_episode.transform("max").to_numpy()[opening],
+            "runs": by_episode.transform("size").to_numpy(dtype=np.int64)[opening],
+        }
+    )
+    return table.reset_index(drop=True)
+
+
+def dormant_spans(facts: pd.DataFrame, *, dormant_days: int) -> pd.DataFrame:
+    """When families with an open episode were dormant: one row per quiet gap of at least `dormant_days`
+    after a non-compliant run (`last_run_at`), from `dormant_from` (last_run_at + dormant_days) until
+    `dormant_until` (the family's next run; NaT while it has not run again)."""
+    created = micros(facts["creation_time"])
+    following = micros(facts["next_run_at"])
+    dormant_from = created + dormant_days * _DAY_US
+    quiet = ~facts["compliant"].to_numpy(dtype=bool) & ((following == NAT) | (following >= dormant_from))
+    rows = facts.loc[quiet, ["account_id", "region", "family"]]
+    return pd.DataFrame(
+        {
+            **{column: rows[column].astype(str).to_numpy() for column in ("account_id", "region", "family")},
+            "last_run_at": from_micros(created[quiet]),
+            "dormant_from": from_micros(dormant_from[quiet]),
+            "dormant_until": from_micros(following[quiet]),
+        }
+    )
+
+
+def _utc_micros(moment: pd.Timestamp) -> int:
+    """A moment (naive means UTC) in microseconds since the epoch."""
+    return int(micros(pd.Series([moment]))[0])
+
+
+def _family_keys(account: np.ndarray, region: np.ndarray, family: np.ndarray) -> np.ndarray:
+    """An integer per (account, region, family) triple of codes (-1 allowed), small enough to sort with
+    the time in one int64 whenever the organization allows it."""
+    pair = (account + 1) * (int(region.max(initial=-1)) + 2) + (region + 1)
+    present = np.zeros(int(pair.max(initial=0)) + 1, dtype=np.int64)
+    present[pair] = 1
+    dense_pair = np.cumsum(present)[pair] - 1
+    return dense_pair * (int(family.max(initial=-1)) + 2) + (family + 1)
+
+
+def _family_order(
+    key: np.ndarray, created: np.ndarray, compliant: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Positions sorted by family key, creation time, non-compliant first, and the sorted key, compliant
+    and created arrays. One integer sort of (key, time, compliant) packed in an int64 when it fits."""
+    if not len(created):
+        return np.arange(0), key, compliant, created
+    start = int(created.min())
+    unit = 1000 if not np.any(created % 1000) else 1  # AWS reports whole milliseconds
+    span = (created - start) // unit
+    time_bits = int(span.max()).bit_length() + 1
+    if time_bits + int(key.max()).bit_length() > 63:
+        key = pd.factorize(key)[0].astype(np.int64)
+    if time_bits + int(key.max()).bit_length() > 63:
+        order = np.lexsort((compliant, created, key))
+        return order, key[order], compliant[order], created[order]
+    packed = (key << time_bits) | (span << 1) | compliant.astype(np.int64)
+    order = np.argsort(packed, kind="stable")
+    packed = packed[order]
+    time_mask = (1 << (time_bits - 1)) - 1
+    return order, packed >> time_bits, (packed & 1).astype(bool), ((packed >> 1) & time_mask) * unit + start

@@ -1,0 +1,261 @@
+"""WEEKLY_KPIS: the KPIs of each ISO week for the org, each team, account, environment and job kind.
+
+Every count is of jobs *created* in the week (stored history, whatever run collected them), so the team,
+account, environment and job-kind rows of a week each add up to the org's. Episodes count for the scope of
+the job that opened them. Jobs are counted with one integer key per row and scope (week, scope value and
+one of 48 job classes: posture x violation x dependency failure x production) and a bincount, so millions
+of jobs cost a few whole-array operations; everything after works on the small counted table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from isoaudit.metrics.attribution import POSTURES
+from isoaudit.metrics.columns import NAT, codes, micros
+from isoaudit.metrics.coverage import account_audits
+from isoaudit.metrics.episodes import VIOLATIONS, dormant_spans, episode_table, with_history
+from isoaudit.metrics.weeks import ONE_WEEK, week_start
+from isoaudit.schema import KPI_SCOPES, WEEKLY_KPIS, conform
+
+_SCOPE_COLUMNS = {"org": "org", "team": "team", "account": "account_id", "environment": "environment",
+                  "job_kind": "job_kind"}  # fmt: skip
+_COUNTS = (
+    "jobs", "compliant", "production_jobs", "production_compliant", "violations", "new_violations",
+    "repeat_violations", "tier_isolated_vpc", "tier_isolated", "tier_vpc_only", "tier_open",
+    "dependency_failures",
+)  # fmt: skip
+_EPISODE_COUNTS = ("episodes_closed", "episodes_open", "episodes_dormant", "stale_accounts")
+_DEPENDENCY = ("missing_dependency", "network_blocked")
+_HOUR_US = 3_600_000_000
+_END_OF_TIME = np.iinfo(np.int64).max
+_DENSE_BINS = 1 << 23
+
+
+def _class_measures() -> np.ndarray:
+    """For each job class (posture, violation, dependency failure, production), its 0/1 row of _COUNTS."""
+    rows = []
+    for posture in POSTURES:
+        for violation in VIOLATIONS:
+            for dependency in (0, 1):
+                for production in (0, 1):
+                    compliant = int(posture in ("isolated+vpc", "isolated"))
+                    rows.append(
+                        [1, compliant, production, production * compliant, 1 - compliant,
+                         int(violation == "new"), int(violation == "repeat"),
+                         *(int(posture == tier) for tier in POSTURES), dependency]
+                    )  # fmt: skip
+    return np.array(rows, dtype=np.int64)
+
+
+_CLASS_MEASURES = _class_measures()
+
+
+def weekly_kpis(
+    facts: pd.DataFrame, *, weeks: Sequence[str], dormant_days: int, coverage: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """WEEKLY_KPIS rows for `weeks` (any ISO weeks; sorted in the output).
+
+    `facts` is job_facts' output (HISTORY_COLUMNS are computed if absent). Episodes are derived from it
+    with every job known: an episode is open at the end of a week when it opened before the week's end
+    and closed at or after it; it is dormant there when the family's last run before the end is
+    `dormant_days` or more before it. `coverage` gives stale_accounts (0 without it). One org row per
+    week; other scopes have a row when the scope value has jobs, closed/open episodes or stale accounts
+    in the week.
+    """
+    selected = sorted(set(weeks))
+    if not selected:
+        raise ValueError("weeks: at least one ISO week is needed")
+    starts = np.array([week_start(week).value // 1000 for week in selected], dtype=np.int64)
+    ends = starts + ONE_WEEK.value // 1000
+    facts = with_history(facts)
+    week, job_class = _row_classes(facts, selected)
+    episodes = episode_table(facts, cutoff=_END_OF_TIME).assign(org="org")
+    spans = _dormant_episodes(facts, episodes, dormant_days=dormant_days)
+    audits = account_audits(coverage, weeks=selected) if coverage is not None else None
+    frames = []
+    for scope in KPI_SCOPES:
+        column = _SCOPE_COLUMNS[scope]
+        parts = [
+            _job_counts(facts, column=column, week=week, job_class=job_class, weeks=selected),
+            _closed(episodes, column=column, weeks=selected, starts=starts, ends=ends),
+            _active(episodes["opened"], episodes["closed"], episodes[column], weeks=selected, ends=ends,
+                    name="episodes_open"),
+            _active(spans["dormant_from"], spans["dormant_until"], spans[column], weeks=selected, ends=ends,
+                    name="episodes_dormant", from_inclusive=True),
+        ]  # fmt: skip
+        if audits is not None:
+            parts.append(_stale(audits, facts, column=column))
+        table = pd.concat(parts, axis=1)
+        if scope == "org":
+            table = table.reindex(pd.MultiIndex.from_product([selected, ["org"]]))
+        table.index = table.index.set_names(["week", "scope_value"])
+        frames.append(_finish(table.reset_index(), scope=scope))
+    result = pd.concat(frames, ignore_index=True)
+    result["scope"] = pd.Categorical(result["scope"], categories=KPI_SCOPES)
+    return conform(result.sort_values(["week", "scope", "scope_value"], ignore_index=True), WEEKLY_KPIS)
+
+
+def _row_classes(facts: pd.DataFrame, weeks: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per job: 1 + position of its week in `weeks` (0: another week) and its class (row of
+    _CLASS_MEASURES)."""
+    week = _positions(facts["week"], weeks, missing=-1) + 1
+    posture = _positions(facts["posture"], POSTURES)
+    violation = _positions(facts["violation"], VIOLATIONS)
+    dependency = facts["failure_class"].isin(_DEPENDENCY).to_numpy(dtype=np.int64)
+    production = (facts["environment"] == "production").to_numpy(dtype=np.int64)
+    return week, ((posture * len(VIOLATIONS) + violation) * 2 + dependency) * 2 + production
+
+
+def _positions(values: pd.Series, labels: Sequence[str], *, missing: int = 0) -> np.ndarray:
+    """Position of each value in `labels` (`missing` when absent), computed once per distinct value."""
+    found, distinct = codes(values)
+    index = {label: position for position, label in enumerate(labels)}
+    table = np.array([*(index.get(str(value), missing) for value in distinct), missing], dtype=np.int64)
+    return table[found]
+
+
+def _job_counts(
+    facts: pd.DataFrame, *, column: str, week: np.ndarray, job_class: np.ndarray, weeks: list[str]
+) -> pd.DataFrame:
+    """_COUNTS per (week, scope value)."""
+    value, labels = _labels(facts[column]) if column != "org" else (np.zeros(len(facts), np.int64), ["org"])
+    classes = len(_CLASS_MEASURES)
+    key = (week * len(labels) + value) * classes + job_class
+    bins = (len(weeks) + 1) * len(labels) * classes
+    if bins <= _DENSE_BINS:
+        counts = np.bincount(key, minlength=bins)
+        distinct = np.flatnonzero(counts)
+        counts = counts[distinct]
+    else:
+        ids, distinct = pd.factorize(key)
+        distinct, counts = np.asarray(distinct), np.bincount(ids)
+    group, job_class_ = np.divmod(distinct, classes)
+    week_, value_ = np.divmod(group, len(labels))
+    kept = week_ > 0
+    measures = counts[kept, None] * _CLASS_MEASURES[job_class_[kept]]
+    index = pd.MultiIndex.from_arrays(
+        [np.asarray(weeks, dtype=object)[week_[kept] - 1], np.asarray(labels, dtype=object)[value_[kept]]]
+    )
+    return pd.DataFrame(measures, index=index, columns=list(_COUNTS)).groupby(level=[0, 1]).sum()
+
+
+def _closed(
+    episodes: pd.DataFrame, *, column: str, weeks: list[str], starts: np.ndarray, ends: np.ndarray
+) -> pd.DataFrame:
+    """episodes_closed and the mean, median and 90th percentile (linear) hours to remediate per week."""
+    closed = episodes["closed"].to_numpy()
+    position = np.searchsorted(starts, closed, side="right") - 1
+    inside = (closed != NAT) & (position >= 0) & (closed < ends[np.maximum(position, 0)])
+    value, labels = _labels(episodes[column])
+    rows = pd.DataFrame(
+        {
+            "week": position[inside],
+            "value": value[inside],
+            "hours": (closed[inside] - episodes["opened"].to_numpy()[inside]) / _HOUR_US,
+        }
+    )
+    hours = rows.groupby(["week", "value"])["hours"]
+    stats = pd.DataFrame(
+        {
+            "episodes_closed": hours.size(),
+            "mttr_hours": hours.mean(),
+            "median_ttr_hours": hours.median(),
+            "p90_ttr_hours": hours.quantile(0.9),
+        }
+    )
+    week, value = (stats.index.get_level_values(level).to_numpy() for level in (0, 1))
+    stats.index = pd.MultiIndex.from_arrays(
+        [np.asarray(weeks, dtype=object)[week], np.asarray(labels, dtype=object)[value]]
+    )
+    return stats
+
+
+def _active(
+    begin: pd.Series,
+    until: pd.Series,
+    labels: pd.Series,
+    *,
+    weeks: list[str],
+    ends: np.ndarray,
+    name: str,
+    from_inclusive: bool = False,
+) -> pd.Series:
+    """Per week and label: intervals (int microseconds; `until` NAT = still running) that contain the
+    week's end. Open episodes: opened < end <= closed; dormant spans: dormant_from <= end <= until."""
+    until_ = np.where(until.to_numpy() == NAT, _END_OF_TIME, until.to_numpy())
+    first = np.searchsorted(ends, begin.to_numpy(), side="left" if from_inclusive else "right")
+    stop = np.searchsorted(ends, until_, side="right")
+    found, distinct = _labels(labels)
+    width = len(weeks) + 1
+    starts_at = np.bincount(found * width + first, minlength=len(distinct) * width)
+    stops_at = np.bincount(found * width + stop, minlength=len(distinct) * width)
+    active = np.cumsum((starts_at - stops_at).reshape(len(distinct), width), axis=1)[:, :-1]
+    label, week = np.nonzero(active)
+    index = pd.MultiIndex.from_arrays(
+        [np.asarray(weeks, dtype=object)[week], np.asarray(distinct, dtype=object)[label]]
+    )
+    return pd.Series(active[label, week], index=index, name=name)
+
+
+def _labels(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Codes from 0 and their labels as text; a missing value is the label ""."""
+    found, distinct = codes(values)
+    return found + 1, ["", *distinct.astype(str)]
+
+
+def _dormant_episodes(facts: pd.DataFrame, episodes: pd.DataFrame, *, dormant_days: int) -> pd.DataFrame:
+    """Dormant spans (int microseconds) with the labels of the episode they belong to."""
+    spans = dormant_spans(facts, dormant_days=dormant_days)
+    keys = ["account_id", "region", "family"]
+    spans = spans.astype(dict.fromkeys(keys, str)).assign(
+        last_run=micros(spans["last_run_at"]),
+        dormant_from=micros(spans["dormant_from"]),
+        dormant_until=micros(spans["dormant_until"]),
+    )
+    labels = episodes[[*keys, "opened", "team", "environment", "job_kind", "org"]]
+    labels = labels.astype(dict.fromkeys(keys, str))
+    owned = pd.merge_asof(
+        spans.drop(columns=["last_run_at"]).sort_values("last_run"),
+        labels.sort_values("opened"),
+        left_on="last_run",
+        right_on="opened",
+        by=keys,
+        suffixes=("", "_episode"),
+    )
+    return owned.dropna(subset=["opened"])
+
+
+def _stale(audits: pd.DataFrame, facts: pd.DataFrame, *, column: str) -> pd.Series:
+    """Per week and scope value: stale accounts; for teams, environments and kinds, those of the stale
+    accounts where the value had jobs created by the end of that week (its last known state)."""
+    stale = audits.loc[audits["stale"], ["week", "account_id"]].assign(org="org")
+    if column not in ("org", "account_id"):
+        accounts = facts["account_id"].isin(stale["account_id"].unique()).to_numpy(dtype=bool)
+        known = facts.loc[accounts, [column, "account_id", "week"]].astype(str)
+        first = known.groupby([column, "account_id"])["week"].min().rename("first_week").reset_index()
+        stale = stale.merge(first, on="account_id")
+        stale = stale.loc[stale["first_week"] <= stale["week"]]
+    return stale.groupby(["week", column]).size().rename("stale_accounts")
+
+
+def _finish(table: pd.DataFrame, *, scope: str) -> pd.DataFrame:
+    """Fill absent counts with 0 and derive the rates (NaN when there is no job)."""
+    counts = [*_COUNTS, *_EPISODE_COUNTS]
+    table = table.reindex(columns=[*table.columns, *(c for c in WEEKLY_KPIS.names if c not in table.columns)])
+    table[counts] = table[counts].fillna(0).astype(np.int64)
+    return table.assign(
+        scope=scope,
+        isolation_rate=_percent(table["compliant"], table["jobs"]),
+        production_isolation_rate=_percent(table["production_compliant"], table["production_jobs"]),
+    )
+
+
+def _percent(part: pd.Series, whole: pd.Series) -> np.ndarray:
+    whole_ = whole.to_numpy(dtype=float)
+    return np.divide(
+        100 * part.to_numpy(dtype=float), whole_, out=np.full(len(whole_), np.nan), where=whole_ > 0
+    )

@@ -1,0 +1,54 @@
+"""The views that answer the common questions, as static Athena (Trino) SQL: one SELECT per file in
+views/, named after the view, with a header comment saying which question it answers and its columns.
+
+Views name their tables unqualified: Athena resolves them in the database the view is created in (the
+configured one), DuckDB in the schema where isoaudit.local_lake registers the lake copy. The files are
+static on purpose: nothing from AWS or the configuration is ever spliced into them.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib.resources import files
+
+import sqlglot
+from sqlglot import exp
+
+# A view name is spliced into `CREATE OR REPLACE VIEW <name>`: plain lowercase identifiers only.
+VIEW_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def views() -> dict[str, str]:
+    """View name -> its SELECT statement (Athena SQL), in name order (no view reads another)."""
+    folder = files(__package__) / "views"
+    found: dict[str, str] = {}
+    for entry in sorted(folder.iterdir(), key=lambda entry: entry.name):
+        if not entry.name.endswith(".sql"):
+            continue
+        name = entry.name.removesuffix(".sql")
+        if not VIEW_NAME.match(name):
+            raise ValueError(f"views/{entry.name}: a view name is lowercase letters, digits and _")
+        sql = entry.read_text(encoding="utf-8").strip()
+        statements = sqlglot.parse(sql, read="athena")
+        if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+            raise ValueError(f"views/{entry.name}: expected exactly one SELECT statement")
+        found[name] = sql
+    return found
+
+
+def description(sql: str) -> str:
+    """The first sentence of a view's header comment: the question it answers."""
+    header = []
+    for line in sql.splitlines():
+        if not line.startswith("--"):
+            break
+        header.append(line.removeprefix("--").strip())
+    return " ".join(header).split(". ", 1)[0].rstrip(".")
+
+
+def to_duckdb(sql: str) -> str:
+    """One Athena (Trino) statement in DuckDB's dialect; sqlglot's errors say what could not be read."""
+    statements = sqlglot.transpile(sql, read="athena", write="duckdb", pretty=True)
+    if len(statements) != 1:
+        raise ValueError(f"expected one SQL statement, got {len(statements)}")
+    return statements[0]

@@ -1,0 +1,15 @@
+-- Failure causes: why failed jobs failed, per ISO week and team, isolated or not. Isolated jobs failing
+-- for missing_dependency say which base images need the package; network_blocked is the cost of
+-- isolation. Filter on a week: WHERE week = '2026-W47'.
+-- Columns: week, team, failure_class (missing_dependency, network_blocked, credentials_unavailable,
+--   data_access, other), network_isolation (true when the job was isolated), jobs
+SELECT
+    week,
+    team,
+    failure_class,
+    compliant AS network_isolation,
+    count(*) AS jobs
+FROM job_facts
+WHERE status = 'Failed'
+GROUP BY week, team, failure_class, compliant
+ORDER BY week, team, failure_class, network_isolation
