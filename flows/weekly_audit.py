@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -57,13 +58,29 @@ def store_lake(
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
-def compute_report(config: AuditConfig, run: AuditRun, stored: audit.StoredLake) -> WeeklyReport:
-    return audit.report(config=config, run=run, stored=stored)
+def read_guardrails(aws: AwsSession, accounts: list[Account]) -> pd.DataFrame | None:
+    return audit.preventive(aws=aws, accounts=accounts)
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
-def publish_reports(aws: AwsSession, config: AuditConfig, weekly: WeeklyReport) -> Path:
-    return audit.publish(aws=aws, config=config, weekly=weekly)
+def analyse(
+    config: AuditConfig, run: AuditRun, stored: audit.StoredLake, policies: pd.DataFrame | None
+) -> audit.Analysis:
+    return audit.analyse(config=config, run=run, stored=stored, policies=policies)
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def alert_new_violations(
+    aws: AwsSession, config: AuditConfig, run: AuditRun, analysis: audit.Analysis
+) -> None:
+    message_id = audit.alert(aws=aws, config=config, run=run, analysis=analysis)
+    if message_id:
+        get_run_logger().info("new violations: alert %s sent to %s", message_id, config.sns_topic_arn)
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def publish_reports(aws: AwsSession, config: AuditConfig, analysis: audit.Analysis) -> Path:
+    return audit.publish(aws=aws, config=config, analysis=analysis)
 
 
 @flow(name="weekly_audit", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS), persist_result=False)
@@ -94,11 +111,14 @@ def weekly_audit(
             sum(len(done.jobs) for done in audits),
             sum(int((done.coverage["status"] == "failed").sum()) for done in audits),
         )
+    policies = read_guardrails.submit(aws, organization.accounts)
     stored = store_lake(aws, config, run, organization.accounts, audits)
-    weekly = compute_report(config, run, stored)
-    workbook = publish_reports(aws, config, weekly)
-    _publish_artifacts(weekly, workbook)
-    return {**report_json(weekly), "workbook": str(workbook)}
+    analysis = analyse(config, run, stored, policies.result())
+    alert_new_violations(aws, config, run, analysis)
+    workbook = publish_reports(aws, config, analysis)
+    _publish_artifacts(analysis.weekly, workbook)
+    logger.info("workbook written to %s", workbook)
+    return {**report_json(analysis.weekly), "workbook": str(workbook)}
 
 
 def _publish_artifacts(weekly: WeeklyReport, workbook: Path) -> None:

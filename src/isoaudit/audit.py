@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,15 +10,28 @@ from pathlib import Path
 
 import pandas as pd
 
-from isoaudit.aws import ec2, lake, organizations
+from isoaudit.alerts import new_violations_message
+from isoaudit.aws import ec2, lake, organizations, sns
 from isoaudit.aws.organizations import Account
 from isoaudit.aws.session import AwsSession, default_session
 from isoaudit.collect import AccountAudit, AuditRun, RegionPlan, plan_regions
 from isoaudit.config import AuditConfig
+from isoaudit.errors import AUDIT_ERRORS, describe_failure
+from isoaudit.guardrails import read_preventive_coverage
 from isoaudit.merge import changed_rows, merge_history
-from isoaudit.metrics.report import WeeklyReport, build_report, last_complete_week
+from isoaudit.metrics.report import (
+    KpiTables,
+    WeeklyReport,
+    kpi_tables,
+    last_complete_week,
+    report_from_tables,
+)
 from isoaudit.publish.excel import write_workbook
-from isoaudit.schema import ACCOUNTS, COVERAGE, JOBS, conform, empty_frame
+from isoaudit.records import accounts_frame
+from isoaudit.schema import COVERAGE, JOBS, empty_frame
+from isoaudit.sql import views
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,22 +71,6 @@ def discover(*, aws: AwsSession, config: AuditConfig, run: AuditRun) -> Organiza
     return Organization(accounts=accounts, default_regions=regions, plans=plans)
 
 
-def accounts_frame(accounts: Sequence[Account]) -> pd.DataFrame:
-    if not accounts:
-        return empty_frame(ACCOUNTS)
-    rows = [
-        {
-            "account_id": account.account_id,
-            "account_name": account.name,
-            "account_status": account.status,
-            "ou_path": account.ou_path,
-            "tags_json": json.dumps(account.tags, sort_keys=True),
-        }
-        for account in accounts
-    ]
-    return conform(pd.DataFrame(rows), ACCOUNTS)
-
-
 @dataclass(frozen=True)
 class StoredLake:
     jobs: pd.DataFrame
@@ -107,21 +104,67 @@ def store(
     return StoredLake(jobs=jobs, coverage=coverage, accounts=account_table)
 
 
-def report(*, config: AuditConfig, run: AuditRun, stored: StoredLake) -> WeeklyReport:
-    return build_report(
+def preventive(*, aws: AwsSession, accounts: Sequence[Account]) -> pd.DataFrame | None:
+    """Which accounts an SCP keeps from launching jobs without isolation; None when the SCPs are unreadable
+    (the report then shows preventive coverage as unknown, never as covered)."""
+    try:
+        return read_preventive_coverage(aws=aws, accounts=accounts)
+    except AUDIT_ERRORS as exc:
+        log.warning("service control policies not read: %s", describe_failure(exc))
+        return None
+
+
+@dataclass(frozen=True)
+class Analysis:
+    tables: KpiTables
+    weekly: WeeklyReport
+
+
+def analyse(
+    *, config: AuditConfig, run: AuditRun, stored: StoredLake, policies: pd.DataFrame | None
+) -> Analysis:
+    generated_at = pd.Timestamp(run.started_at)
+    tables = kpi_tables(
         jobs=stored.jobs,
         accounts=stored.accounts,
-        coverage=stored.coverage[stored.coverage["audit_week"] == run.audit_week],
-        preventive=None,
+        coverage=stored.coverage,
         config=config,
         week=run.audit_week,
-        generated_at=pd.Timestamp(run.started_at),
+        generated_at=generated_at,
+    )
+    weekly = report_from_tables(
+        tables,
+        accounts=stored.accounts,
+        coverage=stored.coverage,
+        preventive=policies,
+        config=config,
+        week=run.audit_week,
+        generated_at=generated_at,
+    )
+    return Analysis(tables=tables, weekly=weekly)
+
+
+def alert(*, aws: AwsSession, config: AuditConfig, run: AuditRun, analysis: Analysis) -> str | None:
+    """One SNS message when this run found violations no earlier run had seen; its id, or None."""
+    if not config.sns_topic_arn:
+        return None
+    message = new_violations_message(analysis.tables.facts, run_started_at=run.started_at)
+    if message is None:
+        return None
+    return sns.publish(
+        aws=aws, topic_arn=config.sns_topic_arn, subject=message.subject, message=message.message
     )
 
 
-def publish(*, aws: AwsSession, config: AuditConfig, weekly: WeeklyReport) -> Path:
-    """Write the workbook and a local copy of the lake under the reports folder; return the workbook."""
+def publish(*, aws: AwsSession, config: AuditConfig, analysis: Analysis) -> Path:
+    """Store the KPI tables and the Athena views, write the workbook and a local copy of the lake; return
+    the workbook's path."""
+    lake.write_table(aws=aws, config=config, table="job_facts", frame=analysis.tables.facts)
+    lake.write_table(aws=aws, config=config, table="episodes", frame=analysis.tables.episodes)
+    lake.write_table(aws=aws, config=config, table="weekly_kpis", frame=analysis.tables.kpis)
+    lake.publish_views(aws=aws, config=config, views=views())
     config.reports_dir.mkdir(parents=True, exist_ok=True)
+    weekly = analysis.weekly
     workbook = write_workbook(weekly, path=config.reports_dir / f"isoaudit-{weekly.week}.xlsx")
     lake.mirror(aws=aws, config=config, destination=config.reports_dir / "lake")
     return workbook

@@ -11,6 +11,7 @@ from isoaudit.aws import organizations
 from isoaudit.aws.organizations import Account, ServiceControlPolicy
 from isoaudit.aws.session import AwsSession
 from isoaudit.metrics.preventive import preventive_coverage
+from isoaudit.records import accounts_frame
 
 
 def read_preventive_coverage(*, aws: AwsSession, accounts: Sequence[Account]) -> pd.DataFrame:
@@ -22,17 +23,6 @@ def read_preventive_coverage(*, aws: AwsSession, accounts: Sequence[Account]) ->
         policies=attachments_frame(policies),
         targets=targets_frame(accounts),
         management_account_id=organizations.management_account_id(aws=aws),
-    )
-
-
-def accounts_frame(accounts: Sequence[Account]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "account_id": [account.account_id for account in accounts],
-            "account_name": [account.name for account in accounts],
-            "account_status": [account.status for account in accounts],
-        },
-        dtype=object,
     )
 
 

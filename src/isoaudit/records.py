@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
+from isoaudit.aws.organizations import Account
 from isoaudit.aws.sagemaker import JobKind
-from isoaudit.schema import JOBS, conform, empty_frame
+from isoaudit.schema import ACCOUNTS, JOBS, conform, empty_frame
 
 
 def _dig(record: dict[str, Any], *path: str) -> Any:
@@ -123,3 +124,19 @@ def job_rows(
     ):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return conform(frame, JOBS)
+
+
+def accounts_frame(accounts: Sequence[Account]) -> pd.DataFrame:
+    if not accounts:
+        return empty_frame(ACCOUNTS)
+    rows = [
+        {
+            "account_id": account.account_id,
+            "account_name": account.name,
+            "account_status": account.status,
+            "ou_path": account.ou_path,
+            "tags_json": json.dumps(account.tags, sort_keys=True),
+        }
+        for account in accounts
+    ]
+    return conform(pd.DataFrame(rows), ACCOUNTS)

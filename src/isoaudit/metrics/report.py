@@ -19,7 +19,16 @@ from isoaudit.metrics.preventive import PREVENTIVE_COLUMNS, preventive_rate
 from isoaudit.metrics.weeks import ONE_WEEK, last_complete_week, trailing_weeks, week_start
 from isoaudit.schema import JOB_FACTS, WEEKLY_KPIS, conform
 
-__all__ = ["WeeklyReport", "build_report", "console_url", "last_complete_week", "report_json"]
+__all__ = [
+    "KpiTables",
+    "WeeklyReport",
+    "build_report",
+    "console_url",
+    "kpi_tables",
+    "last_complete_week",
+    "report_from_tables",
+    "report_json",
+]
 
 _CONSOLE_PAGES = {"training": "jobs", "processing": "processing-jobs", "tuning": "hyper-tuning-jobs"}
 _MEASURES = [name for name in WEEKLY_KPIS.names if name not in ("week", "scope", "scope_value")]
@@ -66,6 +75,41 @@ class WeeklyReport:
     preventive: pd.DataFrame
 
 
+@dataclass(frozen=True)
+class KpiTables:
+    """What the report is built from, computed once; the pipeline also stores them for Athena.
+
+    - facts: JOB_FACTS rows of every job (plus the working columns `violation`, `remediated_at`,
+      `next_run_at`, which conform() drops).
+    - kpis: WEEKLY_KPIS rows of the trailing weeks and the week before them.
+    - episodes: EPISODES as of the report time.
+    """
+
+    facts: pd.DataFrame
+    kpis: pd.DataFrame
+    episodes: pd.DataFrame
+
+
+def kpi_tables(
+    *,
+    jobs: pd.DataFrame,
+    accounts: pd.DataFrame,
+    coverage: pd.DataFrame,
+    config: AuditConfig,
+    week: str,
+    generated_at: pd.Timestamp,
+) -> KpiTables:
+    facts = job_facts(jobs, accounts, config=config)
+    weeks = [trailing_weeks(week, 2)[0], *trailing_weeks(week, config.trend_weeks)]
+    return KpiTables(
+        facts=facts,
+        kpis=weekly_kpis(
+            facts, weeks=list(dict.fromkeys(weeks)), dormant_days=config.dormant_days, coverage=coverage
+        ),
+        episodes=exposure_episodes(facts, as_of=generated_at, dormant_days=config.dormant_days),
+    )
+
+
 def build_report(
     *,
     jobs: pd.DataFrame,
@@ -81,13 +125,35 @@ def build_report(
 
     Open exposures are as of `generated_at`; every other number is about jobs created in the weeks shown.
     """
+    tables = kpi_tables(
+        jobs=jobs, accounts=accounts, coverage=coverage, config=config, week=week, generated_at=generated_at
+    )
+    return report_from_tables(
+        tables,
+        accounts=accounts,
+        coverage=coverage,
+        preventive=preventive,
+        config=config,
+        week=week,
+        generated_at=generated_at,
+    )
+
+
+def report_from_tables(
+    tables: KpiTables,
+    *,
+    accounts: pd.DataFrame,
+    coverage: pd.DataFrame,
+    preventive: pd.DataFrame | None,
+    config: AuditConfig,
+    week: str,
+    generated_at: pd.Timestamp,
+) -> WeeklyReport:
+    """The report of ISO `week` from tables computed by `kpi_tables`."""
     period_start = week_start(week)
     previous_week = trailing_weeks(week, 2)[0]
     trend_weeks = trailing_weeks(week, config.trend_weeks)
-    facts = job_facts(jobs, accounts, config=config)
-    kpis = weekly_kpis(
-        facts, weeks=[*trend_weeks, previous_week], dormant_days=config.dormant_days, coverage=coverage
-    )
+    facts, kpis, episodes = tables.facts, tables.kpis, tables.episodes
     names = _account_names(accounts, coverage)
     if preventive is None:
         preventive = pd.DataFrame({column: pd.Series(dtype=object) for column in PREVENTIVE_COLUMNS})
@@ -97,7 +163,6 @@ def build_report(
     has_history = bool((facts["creation_time"] < period_start).any() or (coverage["audit_week"] < week).any())
     trend = _scope(kpis, trend_weeks, "org")
     in_week = facts.loc[(facts["week"] == week).to_numpy(dtype=bool)]
-    episodes = exposure_episodes(facts, as_of=generated_at, dormant_days=config.dormant_days)
     return WeeklyReport(
         week=week,
         period_start=period_start,
