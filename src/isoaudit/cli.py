@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="audit your AWS Organization",
         description="Audit every ACTIVE account of the Organization through its read-only audit role. "
         "Run with credentials of the management (or delegated administrator) account. Values given here "
-        "override the config file, which overrides ISOAUDIT_* environment variables' defaults.",
+        "override ISOAUDIT_* environment variables, which override the config file.",
     )
     _common(run)
     run.add_argument("--bucket", help="S3 bucket of the Parquet lake (required, here or in the config)")

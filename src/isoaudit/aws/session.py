@@ -32,16 +32,29 @@ class CallCounter:
 
 
 @dataclass(frozen=True)
+class TemporaryCredentials:
+    """An assumed role's credentials: held in memory, never printed."""
+
+    access_key_id: str = field(repr=False)
+    secret_access_key: str = field(repr=False)
+    session_token: str = field(repr=False)
+
+
+# A boto3 session may not build two clients at once, and member sessions share the auditor's.
+_CLIENT_CREATION = threading.Lock()
+
+
+@dataclass(frozen=True)
 class AwsSession:
     """A boto3 session plus how to reach AWS; passed into every call, never looked up globally."""
 
     boto3_session: boto3.Session
     endpoint_url: str | None = None
     counter: CallCounter = field(default_factory=CallCounter)
-    # Building a client costs tens of milliseconds of CPU, and a boto3 session may not build two at once:
-    # each (service, region) is built once, under a lock. Clients themselves are thread-safe.
+    credentials: TemporaryCredentials | None = None  # an assumed role's; None: the session's own
+    # Building a client costs milliseconds of CPU: each (service, region) is built once. Clients are
+    # thread-safe.
     _clients: dict[tuple[str, str], BaseClient] = field(default_factory=dict, init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @property
     def region(self) -> str:
@@ -49,8 +62,15 @@ class AwsSession:
 
     def client(self, service_name: str, *, region: str | None = None, pool: int = 10) -> BaseClient:
         key = (service_name, region or self.region)
-        with self._lock:
+        with _CLIENT_CREATION:
             if key not in self._clients:
+                signing = {}
+                if self.credentials is not None:
+                    signing = {
+                        "aws_access_key_id": self.credentials.access_key_id,
+                        "aws_secret_access_key": self.credentials.secret_access_key,
+                        "aws_session_token": self.credentials.session_token,
+                    }
                 client = self.boto3_session.client(
                     service_name,
                     region_name=key[1],
@@ -60,6 +80,7 @@ class AwsSession:
                         max_pool_connections=pool,
                         user_agent_extra=f"isoaudit/{__version__}",
                     ),
+                    **signing,
                 )
                 client.meta.events.register("before-call", self.counter)
                 self._clients[key] = client

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import boto3
-import botocore.loaders
-import botocore.session
+from dataclasses import replace
 
-from isoaudit.aws.session import AwsSession
-
-_SHARED_LOADER = botocore.loaders.create_loader()
+from isoaudit.aws.session import AwsSession, TemporaryCredentials
 
 
 def assume_role(
@@ -24,17 +20,16 @@ def assume_role(
     if external_id:
         request["ExternalId"] = external_id
     credentials = aws.client("sts").assume_role(**request)["Credentials"]
-    core = botocore.session.Session()
-    # Service models are large JSON files: parse them once per process, not once per member account.
-    core.register_component("data_loader", _SHARED_LOADER)
-    member = boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=aws.region,
-        botocore_session=core,
+    # The member session shares the auditor's boto3 session (its parsed service models and endpoint data,
+    # costly to build per account) and differs only in the credentials its clients sign with.
+    return replace(
+        aws,
+        credentials=TemporaryCredentials(
+            access_key_id=credentials["AccessKeyId"],
+            secret_access_key=credentials["SecretAccessKey"],
+            session_token=credentials["SessionToken"],
+        ),
     )
-    return AwsSession(member, endpoint_url=aws.endpoint_url, counter=aws.counter)
 
 
 def role_arn(*, account_id: str, role_name: str, partition: str = "aws") -> str:
