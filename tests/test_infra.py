@@ -273,13 +273,18 @@ def iam_action(service: str, operation: str) -> str:
 
 
 class CallRecorder:
-    """A botocore `before-call` handler: the (signing name, operation) of every call made."""
+    """A botocore `before-call` handler: the (signing name, operation) of every call the auditing account
+    makes. Member sessions share the auditor's boto3 session (and so this handler) with credentials of
+    their own: their calls are told apart by the signing key."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, access_key: str) -> None:
+        self._access_key = access_key
         self._lock = threading.Lock()
         self._calls: set[tuple[str, str]] = set()
 
-    def __call__(self, *, model: Any, **_: Any) -> None:
+    def __call__(self, *, model: Any, request_signer: Any, **_: Any) -> None:
+        if request_signer._credentials.access_key != self._access_key:  # botocore keeps them private
+            return
         with self._lock:
             self._calls.add((model.service_model.signing_name, model.name))
 
@@ -319,7 +324,7 @@ def recorded_calls(emulator) -> RecordedCalls:
     topic_arn = setup.client("sns").create_topic(Name="isoaudit-alerts")["TopicArn"]
 
     auditor = AwsSession(_credentials(), endpoint_url=emulator.url)
-    recorder = CallRecorder()
+    recorder = CallRecorder(access_key="testing")
     # Clients copy the session's handlers when built: register before the first client.
     auditor.boto3_session.events.register("before-call", recorder)
     config = load_config(

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -319,11 +320,16 @@ def _print(result: dict[str, Any], *, as_json: bool) -> None:
         f"  MTTR                  {_hours(org['mttr_hours'])} mean, {_hours(org['median_ttr_hours'])} median,"
         f" {_hours(org['p90_ttr_hours'])} p90 over {org['episodes_closed']} closed episodes"
     )
-    print(f"  open exposure         {org['episodes_open']} episodes")
+    print(f"  open exposure         {org['episodes_open']} episodes ({org['episodes_dormant']} dormant)")
+    print(f"  preventive coverage   {_pct(org['preventive_coverage'])} of member accounts under the SCP")
     print(f"  audit coverage        {_pct(org['audit_coverage'])}")
+    failed: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     for gap in result["gaps"]:
-        if gap.get("status", "failed") == "failed":
-            print(f"  gap: {gap['account']} {gap['region']}: {gap['reason']}")
+        if gap["status"] == "failed":
+            failed[(gap["account"], gap["account_name"] or "", gap["reason"])].append(gap["region"])
+    for (account, name, reason), regions in sorted(failed.items()):
+        where = regions[0] if len(regions) == 1 else f"{len(regions)} regions"
+        print(f"  not audited: {account} {name} ({where}): {reason}")
     print(f"\nworkbook: {result['workbook']}")
 
 
@@ -339,7 +345,7 @@ def _configure_logging(*, verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:
         # One line per task state is noise on a terminal; progress comes from the flow's own log lines.
-        for noisy in ("prefect.task_runs", "botocore", "urllib3", "werkzeug", "prefect.server"):
+        for noisy in ("prefect.task_runs", "botocore", "urllib3", "werkzeug", "prefect.server", "httpx"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -60,7 +60,7 @@ class AwsSession:
     def region(self) -> str:
         return self.boto3_session.region_name or "us-east-1"
 
-    def client(self, service_name: str, *, region: str | None = None, pool: int = 10) -> BaseClient:
+    def client(self, service_name: str, *, region: str | None = None, pool: int = 32) -> BaseClient:
         key = (service_name, region or self.region)
         with _CLIENT_CREATION:
             if key not in self._clients:
