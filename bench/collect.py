@@ -20,9 +20,7 @@ import json
 import math
 import multiprocessing
 import os
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 
@@ -32,7 +30,7 @@ for variable in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "MOTO_A
 
 from isoaudit import audit  # noqa: E402
 from isoaudit.aws import sagemaker, sts  # noqa: E402
-from isoaudit.collect import AccountAudit, AuditRun, audit_account  # noqa: E402
+from isoaudit.collect import AccountAudit, AuditRun  # noqa: E402
 from isoaudit.config import AuditConfig, load_config  # noqa: E402
 from isoaudit.emulator import (  # noqa: E402
     AccountSpec,
@@ -153,23 +151,7 @@ def collect(config: AuditConfig, *, at: datetime) -> tuple[list[AccountAudit], A
     run = AuditRun(run_id=f"bench-{at:%H%M%S}", audit_week="bench", started_at=at)
     aws = audit.management_session(config)
     organization = audit.discover(aws=aws, config=config, run=run)
-    slots = threading.BoundedSemaphore(config.concurrency)
-    with ThreadPoolExecutor(max_workers=64) as pool:
-        audits = list(
-            pool.map(
-                lambda account: audit_account(
-                    aws=aws,
-                    account=account,
-                    config=config,
-                    run=run,
-                    default_regions=organization.default_regions,
-                    plans=organization.plans,
-                    slots=slots,
-                ),
-                organization.accounts,
-            )
-        )
-    return audits, run
+    return audit.collect_organization(aws=aws, config=config, run=run, organization=organization), run
 
 
 def naive_sample(*, endpoint_url: str, account_id: str, role: str, jobs: int) -> tuple[int, float]:

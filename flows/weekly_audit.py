@@ -20,9 +20,6 @@ from isoaudit.collect import AccountAudit, AuditRun, audit_account
 from isoaudit.config import AuditConfig, load_config
 from isoaudit.metrics.report import WeeklyReport, report_json
 
-# Threads available to account tasks; the config's `concurrency` bounds the account-regions read at once.
-MAX_WORKERS = 64
-
 
 # Tasks take live sessions and DataFrames: never cache or persist them (they may hold credentials).
 @task(cache_policy=NO_CACHE, persist_result=False)
@@ -83,7 +80,11 @@ def publish_reports(aws: AwsSession, config: AuditConfig, analysis: audit.Analys
     return audit.publish(aws=aws, config=config, analysis=analysis)
 
 
-@flow(name="weekly_audit", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS), persist_result=False)
+@flow(
+    name="weekly_audit",
+    task_runner=ThreadPoolTaskRunner(max_workers=audit.ACCOUNT_WORKERS),
+    persist_result=False,
+)
 def weekly_audit(
     config_file: str | None = None, week: str | None = None, overrides: dict[str, Any] | None = None
 ) -> dict[str, Any]:

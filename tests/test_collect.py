@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from isoaudit import audit
-from isoaudit.collect import AccountAudit, AuditRun, audit_account
+from isoaudit.collect import AccountAudit, AuditRun
 from isoaudit.config import AuditConfig, load_config
 from isoaudit.emulator import AccountSpec, JobSpec, OrganizationSpec, build_organization
 from isoaudit.emulator.history import apply_history, forget_training_job
@@ -69,19 +68,7 @@ def collect(
     run = AuditRun(run_id=f"test-{at:%Y%m%d%H%M%S}", audit_week=week, started_at=at)
     aws = audit.management_session(config)
     organization = audit.discover(aws=aws, config=config, run=run)
-    slots = threading.BoundedSemaphore(config.concurrency)
-    audits = [
-        audit_account(
-            aws=aws,
-            account=account,
-            config=config,
-            run=run,
-            default_regions=organization.default_regions,
-            plans=organization.plans,
-            slots=slots,
-        )
-        for account in organization.accounts
-    ]
+    audits = audit.collect_organization(aws=aws, config=config, run=run, organization=organization)
     stored = audit.store(aws=aws, config=config, run=run, accounts=organization.accounts, audits=audits)
     return audits, stored
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from isoaudit.alerts import new_violations_message
 from isoaudit.aws import ec2, lake, organizations, sns
 from isoaudit.aws.organizations import Account
 from isoaudit.aws.session import AwsSession, default_session
-from isoaudit.collect import AccountAudit, AuditRun, RegionPlan, plan_regions
+from isoaudit.collect import AccountAudit, AuditRun, RegionPlan, audit_account, plan_regions
 from isoaudit.config import AuditConfig
 from isoaudit.errors import AUDIT_ERRORS, describe_failure
 from isoaudit.guardrails import read_preventive_coverage
@@ -69,6 +71,32 @@ def discover(*, aws: AwsSession, config: AuditConfig, run: AuditRun) -> Organiza
         full_listing_every_days=config.full_listing_every_days,
     )
     return Organization(accounts=accounts, default_regions=regions, plans=plans)
+
+
+# Accounts in progress at once; `config.concurrency` bounds the account-regions actually being read.
+ACCOUNT_WORKERS = 64
+
+
+def collect_organization(
+    *, aws: AwsSession, config: AuditConfig, run: AuditRun, organization: Organization
+) -> list[AccountAudit]:
+    """Every account, concurrently, in this process (the flow runs the same step as one task per account)."""
+    slots = threading.BoundedSemaphore(config.concurrency)
+    with ThreadPoolExecutor(max_workers=ACCOUNT_WORKERS) as pool:
+        return list(
+            pool.map(
+                lambda account: audit_account(
+                    aws=aws,
+                    account=account,
+                    config=config,
+                    run=run,
+                    default_regions=organization.default_regions,
+                    plans=organization.plans,
+                    slots=slots,
+                ),
+                organization.accounts,
+            )
+        )
 
 
 @dataclass(frozen=True)

@@ -199,13 +199,15 @@ def _families(
     from_name = pc.if_else(suffixed, pc.binary_slice(names, 0, -_SDK_SUFFIX_LENGTH), names)
     from_name = pc.if_else(pc.or_(suffixed, pc.equal(tuning, b"")), from_name, tuning)
     found, distinct = _factorize(from_name)
-    stems = pd.Index(pd.array(distinct.cast(pa.large_string()), dtype=str))
+    stems = distinct.cast(pa.large_string())
+    # Categories: the name stems in order of first appearance, then the tag-only families, sorted. Looked
+    # up in a dict: a pandas index of Arrow strings costs more to build and probe than the whole lookup.
+    position = {stem: code for code, stem in enumerate(stems.to_pylist())}
     tagged = [tags.get(tag_key) if tag_key else None for tags in job_tags]
-    categories = stems.append(pd.Index({value for value in tagged if value}).difference(stems))
-    positions = categories.get_indexer([value or "" for value in tagged])
-    tag_family = _lookup(
-        [int(position) if value else -1 for position, value in zip(positions, tagged, strict=True)], tag_codes
-    )
+    tag_only = sorted({value for value in tagged if value}.difference(position))
+    position.update((family, len(stems) + code) for code, family in enumerate(tag_only))
+    categories = pd.Index(pd.array(stems, dtype=str)).append(pd.Index(tag_only, dtype=str))
+    tag_family = _lookup([position[value] if value else -1 for value in tagged], tag_codes)
     return pd.Categorical.from_codes(np.where(tag_family >= 0, tag_family, found), categories=categories)
 
 
