@@ -12,21 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from isoaudit.config import AuditConfig, ConfigError, load_config
+from isoaudit.guardrails import GUARDRAILS
 
 EXIT_CONFIG = 2
 EXIT_AWS = 1
 EXIT_QUERY = 1
-
-# The deployable guardrails, kept beside the sources (src/isoaudit/cli.py -> <project>/infra).
-INFRA = Path(__file__).resolve().parents[2] / "infra"
-GUARDRAILS = {
-    "role": (INFRA / "audit-role.yaml", "CloudFormation: the read-only audit role, for a StackSet"),
-    "auditor": (INFRA / "auditor-policy.yaml", "CloudFormation: the policy of whoever runs isoaudit"),
-    "scp": (
-        INFRA / "deny-training-without-isolation.json",
-        "Service control policy: no SageMaker job or model without network isolation",
-    ),
-}
 
 DESCRIPTION = """\
 isoaudit tells an AWS Organization, every week, how many SageMaker jobs ran without network isolation

@@ -4,6 +4,7 @@ judged per member account by `isoaudit.metrics.preventive`."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 
@@ -13,6 +14,14 @@ from isoaudit.aws.session import AwsSession
 from isoaudit.metrics.preventive import preventive_coverage
 from isoaudit.records import accounts_frame
 
+# The deployable guardrails, kept beside the sources (src/isoaudit/guardrails.py -> <project>/infra).
+INFRA = Path(__file__).resolve().parents[2] / "infra"
+SCP_PATH = INFRA / "deny-training-without-isolation.json"
+GUARDRAILS = {
+    "role": (INFRA / "audit-role.yaml", "CloudFormation: the read-only audit role, for a StackSet"),
+    "auditor": (INFRA / "auditor-policy.yaml", "CloudFormation: the policy of whoever runs isoaudit"),
+    "scp": (SCP_PATH, "Service control policy: no SageMaker job or model without network isolation"),
+}
 
 def read_preventive_coverage(*, aws: AwsSession, accounts: Sequence[Account]) -> pd.DataFrame:
     """One row per ACTIVE member account of `accounts` (the management account left out): account_id,

@@ -52,6 +52,7 @@ from botocore.client import BaseClient
 from isoaudit.aws.session import AwsSession
 from isoaudit.aws.sts import assume_role, role_arn
 from isoaudit.emulator.history import STARTUP, apply_history
+from isoaudit.guardrails import SCP_PATH
 
 HOME_REGION = "us-east-1"
 ORGANIZATION_ACCESS_ROLE = "OrganizationAccountAccessRole"
@@ -101,6 +102,7 @@ class OrganizationSpec:
     audit_role_name: str = "IsoAuditReadOnly"
     bucket: str = "isoaudit-lake"
     regions: tuple[str, ...] = ("us-east-1", "eu-west-1")
+    guarded_ou_paths: tuple[str, ...] = ()  # OUs with isoaudit's SCP (infra/) attached
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,15 @@ def build_organization(*, endpoint_url: str, spec: OrganizationSpec) -> BuiltOrg
                 DestinationParentId=ou_ids[account.ou_path],
             )
     management.client("s3").create_bucket(Bucket=spec.bucket)
+    if spec.guarded_ou_paths:
+        policy_id = organizations.create_policy(
+            Name="isoaudit-deny-training-without-isolation",
+            Description="No SageMaker job or model without network isolation",
+            Type="SERVICE_CONTROL_POLICY",
+            Content=SCP_PATH.read_text(),
+        )["Policy"]["PolicySummary"]["Id"]
+        for path in spec.guarded_ou_paths:
+            organizations.attach_policy(PolicyId=policy_id, TargetId=ou_ids[path])
 
     members = {
         account.key: assume_role(
@@ -541,6 +552,13 @@ def _demo_families() -> tuple[_Family, ...]:
                 hours=5, isolation_costs=(HUGGING_FACE_TIMEOUT,)),
         _Family("search-dev", use1, "click-model", "search-ranking", ((0, OPEN),),
                 _first_party(use1, sklearn), cadence="adhoc", runs_per_week=4, active=(0.0, 0.45), hours=0.5),
+        # Fixed in the last weeks of the period, so that the latest weeks have remediations to measure.
+        _Family("search-dev", use1, "reranker-distill", "search-ranking", ((0, OPEN), (9, ISOLATED)),
+                _dlc(use1, huggingface), cadence="adhoc", runs_per_week=6, active=(0.80, 1.0), hours=2),
+        _Family("fraud-dev", euw1, "fraud-graph-embeddings", "fraud-ml", ((0, OPEN), (5, ISOLATED)),
+                _dlc(euw1, pytorch_gpu), cadence="adhoc", runs_per_week=5, active=(0.86, 1.0), hours=2),
+        _Family("fraud-dev", use1, "chargeback-scorer", "fraud-ml", ((0, VPC_ONLY), (6, ISOLATED_VPC)),
+                _first_party(use1, xgboost), pipeline="chargeback-daily", active=(0.90, 1.0), hours=0.5),
         # forecasting: isolated production; the dev account is invisible to the audit.
         _Family("forecasting-prod", use1, "demand-forecast-deepar", "forecasting", ((0, ISOLATED),),
                 _dlc(use1, mxnet), pipeline="demand-forecast", hours=1.5, encrypted=True),
@@ -622,7 +640,9 @@ def demo_spec(*, seed: int = 7, weeks: int = 16, now: datetime | None = None) ->
         if key not in names:  # two runs in the same millisecond would clash: keep the first
             names.add(key)
             unique_jobs.append(job)
-    return OrganizationSpec(accounts=DEMO_ACCOUNTS, jobs=tuple(unique_jobs))
+    return OrganizationSpec(
+        accounts=DEMO_ACCOUNTS, jobs=tuple(unique_jobs), guarded_ou_paths=("/Workloads/Production",)
+    )
 
 
 def _family_jobs(

@@ -200,11 +200,17 @@ def _families(
     from_name = pc.if_else(pc.or_(suffixed, pc.equal(tuning, b"")), from_name, tuning)
     found, distinct = _factorize(from_name)
     stems = distinct.cast(pa.large_string())
-    # Categories: the name stems in order of first appearance, then the tag-only families, sorted. Looked
-    # up in a dict: a pandas index of Arrow strings costs more to build and probe than the whole lookup.
-    position = {stem: code for code, stem in enumerate(stems.to_pylist())}
+    # Categories: the name stems in order of first appearance, then the tag-only families, sorted. The
+    # tags are looked up with Arrow: a pandas index of hundreds of thousands of stems costs more to build
+    # and probe than the whole lookup.
     tagged = [tags.get(tag_key) if tag_key else None for tags in job_tags]
-    tag_only = sorted({value for value in tagged if value}.difference(position))
+    values = sorted({value for value in tagged if value})
+    # Stems probe a table of the few tag values (not the other way round: fewer entries to hash).
+    matched = pc.index_in(stems, value_set=pa.array(values, type=pa.large_string()))
+    at_stem = np.flatnonzero(matched.is_valid().to_numpy(zero_copy_only=False))
+    which = matched.take(at_stem).to_pylist()
+    position = {values[value]: int(at) for at, value in zip(at_stem, which, strict=True)}
+    tag_only = [value for value in values if value not in position]
     position.update((family, len(stems) + code) for code, family in enumerate(tag_only))
     categories = pd.Index(pd.array(stems, dtype=str)).append(pd.Index(tag_only, dtype=str))
     tag_family = _lookup([position[value] if value else -1 for value in tagged], tag_codes)
