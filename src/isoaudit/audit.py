@@ -59,17 +59,22 @@ def management_session(config: AuditConfig) -> AwsSession:
 def discover(*, aws: AwsSession, config: AuditConfig, run: AuditRun) -> Organization:
     """ACTIVE accounts to audit, the regions in scope for an account that cannot be read, and how to read
     each account-region (incrementally from its last audit, or a full listing)."""
-    accounts = [
-        account
-        for account in organizations.list_accounts(aws=aws)
-        if account.status == "ACTIVE" and account.account_id not in config.exclude_accounts
-    ]
-    regions = list(config.regions) or sorted(ec2.enabled_regions(aws=aws))
-    plans = plan_regions(
-        coverage=lake.read_table(aws=aws, config=config, table="coverage"),
-        now=run.started_at,
-        full_listing_every_days=config.full_listing_every_days,
-    )
+    # Three independent reads (Organizations, the lake, EC2): side by side, not one after the other.
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        listed = pool.submit(organizations.list_accounts, aws=aws)
+        coverage = pool.submit(lake.read_table, aws=aws, config=config, table="coverage")
+        enabled = None if config.regions else pool.submit(ec2.enabled_regions, aws=aws)
+        accounts = [
+            account
+            for account in listed.result()
+            if account.status == "ACTIVE" and account.account_id not in config.exclude_accounts
+        ]
+        regions = list(config.regions) or sorted(enabled.result() if enabled else [])
+        plans = plan_regions(
+            coverage=coverage.result(),
+            now=run.started_at,
+            full_listing_every_days=config.full_listing_every_days,
+        )
     return Organization(accounts=accounts, default_regions=regions, plans=plans)
 
 
