@@ -24,8 +24,30 @@ def codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     if isinstance(values.dtype, pd.CategoricalDtype):
         return values.cat.codes.to_numpy(dtype=np.int64), values.cat.categories
     found, distinct = pd.factorize(values)
-    return found.astype(np.int64), pd.Index(distinct)
+    return found.astype(np.int64, copy=False), pd.Index(distinct)
 
 
 def categorical(codes_: np.ndarray, categories: list[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(codes_, categories=categories)
+
+
+def text_ranks(values: pd.Series) -> np.ndarray:
+    """Rank of each value in the text order of the distinct values (astype(str); missing last), so that
+    sorting by it orders rows as sorting by the text would; each distinct value in use is read once."""
+    found, distinct = codes(values)
+    used = np.unique(found[found >= 0])
+    texts = np.asarray(distinct[used].astype(str), dtype=object)
+    rank = np.full(len(distinct) + 1, len(used), dtype=np.int64)  # the last entry is for missing (-1)
+    rank[used[np.argsort(texts, kind="stable")]] = np.arange(len(used))
+    return rank[found]
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """values.astype(str) (missing stays missing); a categorical's categories are converted, then taken
+    by code, instead of converting every row."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return values.astype(str)
+    texts = values.cat.categories.astype(str).array
+    return pd.Series(
+        texts.take(values.cat.codes.to_numpy(), allow_fill=True), index=values.index, name=values.name
+    )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from isoaudit.metrics.columns import NAT, codes, from_micros, micros
+from isoaudit.metrics.columns import NAT, as_text, codes, from_micros, micros, text_ranks
 from isoaudit.schema import EPISODES, conform
 
 VIOLATIONS = ("", "new", "repeat")
@@ -24,6 +24,7 @@ HISTORY_COLUMNS = ("violation", "remediated_at", "next_run_at")
 _LABELS = ("account_id", "region", "family", "team", "environment", "job_kind", "first_job_name")
 _HOUR_US = 3_600_000_000
 _DAY_US = 24 * _HOUR_US
+_END_OF_TIME = np.iinfo(np.int64).max
 
 
 @dataclass(frozen=True)
@@ -88,18 +89,29 @@ def family_history(
     return FamilyHistory(violation=violation, remediated_at=remediated, next_run_at=next_run)
 
 
-def exposure_episodes(facts: pd.DataFrame, *, as_of: pd.Timestamp, dormant_days: int) -> pd.DataFrame:
+def exposure_episodes(
+    facts: pd.DataFrame, *, as_of: pd.Timestamp, dormant_days: int, every_episode: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """EPISODES as of `as_of` (naive means UTC): only jobs created at or before it count.
 
     `facts` is job_facts' output (JOB_FACTS; HISTORY_COLUMNS are computed if absent). An open episode is
-    dormant when the family's last run is at least `dormant_days` before `as_of`.
+    dormant when the family's last run is at least `dormant_days` before `as_of`. `every_episode` is
+    every_episode_table(facts) when the caller has it already (weekly_kpis needs it too).
     """
     cutoff = _utc_micros(as_of)
-    table = episode_table(with_history(facts), cutoff=cutoff)
+    facts = with_history(facts)
+    if every_episode is not None and _created_by(facts, cutoff=cutoff):
+        # No job was created after the cutoff: the episodes are the same, only those closed after the
+        # cutoff are still open as of it.
+        closed = every_episode["closed"].to_numpy()
+        table = every_episode.assign(closed=np.where(closed <= cutoff, closed, NAT))
+    else:
+        table = episode_table(facts, cutoff=cutoff)
     closed = table["closed"].to_numpy() != NAT
     dormant = ~closed & (table["last_run"].to_numpy() + dormant_days * _DAY_US <= cutoff)
     opened = table["opened"].to_numpy()
-    episodes = table[["account_id", "region", "family", "team", "environment", "first_job_name"]].assign(
+    labels = ["account_id", "region", "family", "team", "environment", "first_job_name"]
+    episodes = table[labels].assign(
         opened_at=from_micros(opened),
         closed_at=from_micros(table["closed"].to_numpy()),
         non_compliant_runs=table["runs"],
@@ -108,8 +120,13 @@ def exposure_episodes(facts: pd.DataFrame, *, as_of: pd.Timestamp, dormant_days:
         hours_to_remediate=np.where(closed, (table["closed"].to_numpy() - opened) / _HOUR_US, np.nan),
         age_hours=np.where(closed, np.nan, (cutoff - opened) / _HOUR_US),
     )
-    episodes = episodes.astype({column: str for column in _LABELS if column != "job_kind"})
-    return conform(episodes.sort_values(["account_id", "region", "family", "opened_at"]), EPISODES)
+    # Sorted by account, region and family as text, then opening time: by the ranks of the labels' texts,
+    # so that the labels are turned into text once, in order.
+    ranks = [text_ranks(episodes[column]) for column in ("family", "region", "account_id")]
+    order = np.lexsort((opened, *ranks))  # the last key sorts first
+    episodes = episodes.take(order)
+    episodes = episodes.assign(**{column: as_text(episodes[column]) for column in labels})
+    return conform(episodes, EPISODES)
 
 
 def episode_table(facts: pd.DataFrame, *, cutoff: int) -> pd.DataFrame:
@@ -118,8 +135,9 @@ def episode_table(facts: pd.DataFrame, *, cutoff: int) -> pd.DataFrame:
     last_run (last non-compliant run up to the cutoff) and runs."""
     created = micros(facts["creation_time"])
     rows = np.flatnonzero((created <= cutoff) & ~facts["compliant"].to_numpy(dtype=bool))
-    key = _family_keys(*(codes(facts[column])[0][rows] for column in ("account_id", "region", "family")))
-    remediated = micros(facts["remediated_at"])[rows]
+    # Codes of the selected rows only (consistent among themselves, which is all the keys need).
+    key = _family_keys(*(codes(facts[column].iloc[rows])[0] for column in ("account_id", "region", "family")))
+    remediated = micros(facts["remediated_at"].iloc[rows])
     runs = pd.DataFrame({"key": key, "remediated": remediated, "created": created[rows]})
     by_episode = runs.groupby(["key", "remediated"], sort=False)["created"]
     opening = (facts["violation"] == "new").to_numpy(dtype=bool)[rows]
@@ -138,6 +156,17 @@ def episode_table(facts: pd.DataFrame, *, cutoff: int) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
+def every_episode_table(facts: pd.DataFrame) -> pd.DataFrame:
+    """episode_table of every job known, whatever its creation time."""
+    return episode_table(with_history(facts), cutoff=_END_OF_TIME)
+
+
+def _created_by(facts: pd.DataFrame, *, cutoff: int) -> bool:
+    """Whether every job was created at or before `cutoff` (int microseconds)."""
+    created = micros(facts["creation_time"])
+    return not len(created) or int(created.max()) <= cutoff
+
+
 def dormant_spans(facts: pd.DataFrame, *, dormant_days: int) -> pd.DataFrame:
     """When families with an open episode were dormant: one row per quiet gap of at least `dormant_days`
     after a non-compliant run (`last_run_at`), from `dormant_from` (last_run_at + dormant_days) until
@@ -149,7 +178,7 @@ def dormant_spans(facts: pd.DataFrame, *, dormant_days: int) -> pd.DataFrame:
     rows = facts.loc[quiet, ["account_id", "region", "family"]]
     return pd.DataFrame(
         {
-            **{column: rows[column].astype(str).to_numpy() for column in ("account_id", "region", "family")},
+            **{column: as_text(rows[column]).array for column in ("account_id", "region", "family")},
             "last_run_at": from_micros(created[quiet]),
             "dormant_from": from_micros(dormant_from[quiet]),
             "dormant_until": from_micros(following[quiet]),

@@ -10,14 +10,15 @@ of jobs cost a few whole-array operations; everything after works on the small c
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from isoaudit.metrics.attribution import POSTURES
-from isoaudit.metrics.columns import NAT, codes, micros
+from isoaudit.metrics.columns import NAT, as_text, codes, micros
 from isoaudit.metrics.coverage import account_audits
-from isoaudit.metrics.episodes import VIOLATIONS, dormant_spans, episode_table, with_history
+from isoaudit.metrics.episodes import VIOLATIONS, dormant_spans, every_episode_table, with_history
 from isoaudit.metrics.weeks import ONE_WEEK, week_start
 from isoaudit.schema import KPI_SCOPES, WEEKLY_KPIS, conform
 
@@ -55,7 +56,12 @@ _CLASS_MEASURES = _class_measures()
 
 
 def weekly_kpis(
-    facts: pd.DataFrame, *, weeks: Sequence[str], dormant_days: int, coverage: pd.DataFrame | None = None
+    facts: pd.DataFrame,
+    *,
+    weeks: Sequence[str],
+    dormant_days: int,
+    coverage: pd.DataFrame | None = None,
+    every_episode: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """WEEKLY_KPIS rows for `weeks` (any ISO weeks; sorted in the output).
 
@@ -64,7 +70,8 @@ def weekly_kpis(
     and closed at or after it; it is dormant there when the family's last run before the end is
     `dormant_days` or more before it. `coverage` gives stale_accounts (0 without it). One org row per
     week; other scopes have a row when the scope value has jobs, closed/open episodes or stale accounts
-    in the week.
+    in the week. `every_episode` is every_episode_table(facts) when the caller has it already
+    (exposure_episodes needs it too).
     """
     selected = sorted(set(weeks))
     if not selected:
@@ -73,9 +80,12 @@ def weekly_kpis(
     ends = starts + ONE_WEEK.value // 1000
     facts = with_history(facts)
     week, job_class = _row_classes(facts, selected)
-    episodes = episode_table(facts, cutoff=_END_OF_TIME).assign(org="org")
+    if every_episode is None:
+        every_episode = every_episode_table(facts)
+    episodes = every_episode.assign(org="org")
     spans = _dormant_episodes(facts, episodes, dormant_days=dormant_days)
     audits = account_audits(coverage, weeks=selected) if coverage is not None else None
+    stale = _stale(audits, facts) if audits is not None else None
     frames = []
     for scope in KPI_SCOPES:
         column = _SCOPE_COLUMNS[scope]
@@ -87,8 +97,8 @@ def weekly_kpis(
             _active(spans["dormant_from"], spans["dormant_until"], spans[column], weeks=selected, ends=ends,
                     name="episodes_dormant", from_inclusive=True),
         ]  # fmt: skip
-        if audits is not None:
-            parts.append(_stale(audits, facts, column=column))
+        if stale is not None:
+            parts.append(stale[column])
         table = pd.concat(parts, axis=1)
         if scope == "org":
             table = table.reindex(pd.MultiIndex.from_product([selected, ["org"]]))
@@ -217,7 +227,7 @@ def _dormant_episodes(facts: pd.DataFrame, episodes: pd.DataFrame, *, dormant_da
         dormant_until=micros(spans["dormant_until"]),
     )
     labels = episodes[[*keys, "opened", "team", "environment", "job_kind", "org"]]
-    labels = labels.astype(dict.fromkeys(keys, str))
+    labels = labels.assign(**{key: as_text(labels[key]) for key in keys})
     owned = pd.merge_asof(
         spans.drop(columns=["last_run_at"]).sort_values("last_run"),
         labels.sort_values("opened"),
@@ -229,17 +239,67 @@ def _dormant_episodes(facts: pd.DataFrame, episodes: pd.DataFrame, *, dormant_da
     return owned.dropna(subset=["opened"])
 
 
-def _stale(audits: pd.DataFrame, facts: pd.DataFrame, *, column: str) -> pd.Series:
-    """Per week and scope value: stale accounts; for teams, environments and kinds, those of the stale
-    accounts where the value had jobs created by the end of that week (its last known state)."""
+def _stale(audits: pd.DataFrame, facts: pd.DataFrame) -> dict[str, pd.Series]:
+    """Per scope column, per week and scope value: stale accounts; for teams, environments and kinds,
+    those of the stale accounts where the value had jobs created by the end of that week (its last known
+    state)."""
     stale = audits.loc[audits["stale"], ["week", "account_id"]].assign(org="org")
-    if column not in ("org", "account_id"):
-        accounts = facts["account_id"].isin(stale["account_id"].unique()).to_numpy(dtype=bool)
-        known = facts.loc[accounts, [column, "account_id", "week"]].astype(str)
-        first = known.groupby([column, "account_id"])["week"].min().rename("first_week").reset_index()
-        stale = stale.merge(first, on="account_id")
-        stale = stale.loc[stale["first_week"] <= stale["week"]]
-    return stale.groupby(["week", column]).size().rename("stale_accounts")
+    jobs = _StaleJobs.of(facts, accounts=stale["account_id"].unique())
+    counts = {}
+    for column in _SCOPE_COLUMNS.values():
+        rows = stale
+        if column not in ("org", "account_id"):
+            rows = rows.merge(jobs.first_weeks(facts[column]), on="account_id")
+            rows = rows.loc[rows["first_week"] <= rows["week"]]
+        counts[column] = rows.groupby(["week", column]).size().rename("stale_accounts")
+    return counts
+
+
+@dataclass(frozen=True)
+class _StaleJobs:
+    """The jobs of some accounts (those with an account and a week), found once for every scope: integer
+    codes, not the jobs' text, since a few accounts can have millions of rows."""
+
+    rows: np.ndarray  # positions in facts
+    account: np.ndarray  # code of each row's account in account_ids
+    account_ids: np.ndarray  # text
+    week_rank: np.ndarray  # position of each row's week in `weeks`
+    weeks: np.ndarray  # text, in time order
+
+    @classmethod
+    def of(cls, facts: pd.DataFrame, *, accounts: np.ndarray) -> _StaleJobs:
+        (account, account_ids), (week, weeks) = (codes(facts[name]) for name in ("account_id", "week"))
+        wanted = np.append(account_ids.isin(accounts), False)[account]  # a missing account (-1) is not
+        rows = np.flatnonzero(wanted & (week >= 0))
+        week_texts = np.asarray(weeks.astype(str), dtype=object)
+        chronological = np.argsort(week_texts, kind="stable")  # "YYYY-Www" texts sort in time order
+        rank = np.empty(len(weeks), dtype=np.int64)
+        rank[chronological] = np.arange(len(weeks))
+        return cls(
+            rows=rows,
+            account=account[rows],
+            account_ids=np.asarray(account_ids.astype(str), dtype=object),
+            week_rank=rank[week[rows]],
+            weeks=week_texts[chronological],
+        )
+
+    def first_weeks(self, values: pd.Series) -> pd.DataFrame:
+        """Per (value, account id), as text: the first week with a job (rows without a value do not
+        count)."""
+        column = str(values.name)
+        value, distinct = codes(values.iloc[self.rows])
+        known = value >= 0
+        groups = pd.DataFrame(
+            {"value": value[known], "account": self.account[known], "week": self.week_rank[known]}
+        )
+        first = groups.groupby(["value", "account"], sort=False)["week"].min()
+        return pd.DataFrame(
+            {
+                column: pd.array(distinct.astype(str)[first.index.get_level_values(0)], dtype=str),
+                "account_id": pd.array(self.account_ids[first.index.get_level_values(1)], dtype=str),
+                "first_week": pd.array(self.weeks[first.to_numpy()], dtype=str),
+            }
+        )
 
 
 def _finish(table: pd.DataFrame, *, scope: str) -> pd.DataFrame:

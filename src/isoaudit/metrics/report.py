@@ -13,7 +13,7 @@ import pandas as pd
 from isoaudit.config import AuditConfig
 from isoaudit.metrics.attribution import job_facts
 from isoaudit.metrics.coverage import audit_coverage, latest_status
-from isoaudit.metrics.episodes import exposure_episodes
+from isoaudit.metrics.episodes import every_episode_table, exposure_episodes
 from isoaudit.metrics.kpis import weekly_kpis
 from isoaudit.metrics.preventive import PREVENTIVE_COLUMNS, preventive_rate
 from isoaudit.metrics.weeks import ONE_WEEK, last_complete_week, trailing_weeks, week_start
@@ -101,12 +101,20 @@ def kpi_tables(
 ) -> KpiTables:
     facts = job_facts(jobs, accounts, config=config)
     weeks = [trailing_weeks(week, 2)[0], *trailing_weeks(week, config.trend_weeks)]
+    # Both the KPIs and the episodes start from every episode: found once.
+    every_episode = every_episode_table(facts)
     return KpiTables(
         facts=facts,
         kpis=weekly_kpis(
-            facts, weeks=list(dict.fromkeys(weeks)), dormant_days=config.dormant_days, coverage=coverage
+            facts,
+            weeks=list(dict.fromkeys(weeks)),
+            dormant_days=config.dormant_days,
+            coverage=coverage,
+            every_episode=every_episode,
         ),
-        episodes=exposure_episodes(facts, as_of=generated_at, dormant_days=config.dormant_days),
+        episodes=exposure_episodes(
+            facts, as_of=generated_at, dormant_days=config.dormant_days, every_episode=every_episode
+        ),
     )
 
 

@@ -1,0 +1,479 @@
+"""Benchmark: computing every KPI of a large organization, against reading the data it needs.
+
+Builds (once, cached as Parquet in bench/.data/) 5 million synthetic JOBS rows shaped like a real
+organization: hundreds of accounts in 2-4 regions each, thousands of families (SDK-suffixed names, pipeline
+tags, tuning children, hand-named jobs), about twenty teams, a mix of isolation and VPC postures with
+remediations and relapses, about 10% failed jobs with a handful of failure reasons, 30 weeks of history.
+Then measures in one process, interleaved (read, compute, read, compute, ...) so that the noise of a shared
+machine hits both alike, and reports the medians:
+
+- read: reading from the Parquet file only the JOBS columns the KPIs depend on (KPI_COLUMNS);
+- compute: `kpi_tables`, i.e. what the weekly run computes (audit.analyse): the job facts, the weekly KPIs
+  of the 12 trend weeks and the week before, and the exposure episodes;
+- peak RSS of the process (ru_maxrss), which holds the whole JOBS table as the weekly run does.
+
+The last line is one JSON object: rows, compute_seconds, read_seconds, compute_over_read, peak_rss_mb.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from isoaudit.config import AuditConfig, load_config
+from isoaudit.metrics.report import KpiTables, kpi_tables
+from isoaudit.metrics.weeks import last_complete_week, week_of, week_start
+from isoaudit.schema import ACCOUNTS, COVERAGE, JOBS, conform
+
+ROWS = 5_000_000
+REPEATS = 3
+SEED = 20261123
+# Bump when the generator changes: the cached files carry it in their names, so stale data is never read.
+DATA_VERSION = 2
+DATA_DIR = Path(__file__).resolve().parent / ".data"
+GENERATED_AT = pd.Timestamp("2026-11-23T06:00:00Z")  # a Monday morning: the weekly run of 2026-W47
+HISTORY_WEEKS = 30
+ACCOUNT_COUNT = 400
+FAMILY_COUNT = 8_000
+REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2")
+TEAMS = (
+    "ml-platform", "fraud", "search", "ads", "recsys", "vision", "nlp", "forecasting", "risk", "pricing",
+    "growth", "data-eng", "research", "security", "supply-chain", "marketing", "speech", "maps", "payments",
+    "support-ai",
+)  # fmt: skip
+# Every JOBS column that job_facts, weekly_kpis or exposure_episodes reads; the others are only carried
+# through to JOB_FACTS. check_kpi_columns proves the list complete on every run.
+KPI_COLUMNS = [
+    "job_kind",
+    "account_id",
+    "region",
+    "job_name",
+    "status",
+    "failure_reason",
+    "creation_time",
+    "network_isolation",
+    "vpc_subnet_ids",
+    "tags_json",
+    "tuning_job_name",
+]
+# (weight for isolated jobs, weight for the others, reason): isolated jobs fail for missing packages and
+# blocked downloads far more often, as in real organizations.
+FAILURE_REASONS = (
+    (30, 3, 'AlgorithmError: ExecuteUserScriptError:\nExitCode 1\nErrorMessage "ModuleNotFoundError: No '
+     "module named 'transformers'\"\nCommand \"/usr/local/bin/python3.10 train.py\""),
+    (15, 1, "ClientError: ERROR: Could not find a version that satisfies the requirement xgboost==2.0.3 "
+     "(from versions: none)\nERROR: No matching distribution found for xgboost==2.0.3"),
+    (12, 1, "AlgorithmError: requests.exceptions.ConnectionError: HTTPSConnectionPool(host='huggingface.co',"
+     " port=443): Max retries exceeded with url: /bert-base-uncased (Caused by NewConnectionError: "
+     "Failed to establish a new connection: [Errno -3] Temporary failure in name resolution)"),
+    (8, 1, "AlgorithmError: botocore.exceptions.NoCredentialsError: Unable to locate credentials"),
+    (3, 4, "AlgorithmError: botocore.exceptions.ClientError: An error occurred (AccessDenied) when "
+     "calling the GetObject operation: Access Denied"),
+    (20, 45, "AlgorithmError: CUDA out of memory. Tried to allocate 2.00 GiB"),
+    (8, 25, "InternalServerError: We encountered an internal error. Please try again."),
+    (4, 20, "CapacityError: Unable to provision requested ML compute capacity. Please retry using a "
+     "different ML instance type."),
+)  # fmt: skip
+_US = 1_000_000
+_WEEK_US = 7 * 86_400 * _US
+
+
+# --- synthetic data ---------------------------------------------------------------------------------------
+
+
+def data_paths(*, rows: int) -> dict[str, Path]:
+    stem = f"v{DATA_VERSION}-seed{SEED}-{rows}"
+    return {table: DATA_DIR / f"{table}-{stem}.parquet" for table in ("jobs", "accounts", "coverage")}
+
+
+def generate(*, rows: int) -> None:
+    """Write the three tables to bench/.data/ (temporary names first, so an interrupted run leaves none)."""
+    rng = np.random.default_rng(SEED)
+    accounts = _accounts(rng)
+    account_regions, region_counts = _account_regions(rng)
+    tables = {
+        "accounts": pa.Table.from_pandas(accounts, schema=ACCOUNTS, preserve_index=False),
+        "jobs": _jobs(rng, rows=rows, accounts=accounts, regions=account_regions, counts=region_counts),
+        "coverage": pa.Table.from_pandas(
+            _coverage(rng, accounts=accounts, regions=account_regions, counts=region_counts),
+            schema=COVERAGE,
+            preserve_index=False,
+        ),
+    }
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    for table, path in data_paths(rows=rows).items():
+        partial = path.with_suffix(".partial")
+        pq.write_table(tables[table], partial)
+        partial.replace(path)
+
+
+def _accounts(rng: np.random.Generator) -> pd.DataFrame:
+    ids = 100_000_000_000 + rng.choice(900_000_000_000, size=ACCOUNT_COUNT, replace=False)
+    ous = np.array(["/Workloads/Prod", "/Workloads/NonProd", "/Workloads/Dev", "/Sandbox", "/Research/Labs"])
+    ou = ous[rng.choice(len(ous), size=ACCOUNT_COUNT, p=[0.35, 0.25, 0.2, 0.1, 0.1])]
+    team = rng.integers(0, len(TEAMS), size=ACCOUNT_COUNT)
+    tagged = rng.random(ACCOUNT_COUNT) < 0.75
+    env_tagged = rng.random(ACCOUNT_COUNT) < 0.3
+    tags = []
+    for n in range(ACCOUNT_COUNT):
+        account_tags = {"cost-center": f"cc-{n % 37:03d}"}
+        if tagged[n]:
+            account_tags["team"] = TEAMS[team[n]]
+        if env_tagged[n]:
+            account_tags["environment"] = "prod" if "Prod" in ou[n] and "Non" not in ou[n] else "dev"
+        tags.append(json.dumps(account_tags, sort_keys=True))
+    return pd.DataFrame(
+        {
+            "account_id": ids.astype(str),
+            "account_name": [f"{TEAMS[team[n]]}-{ou[n].rsplit('/', 1)[-1].lower()}-{n}" for n in range(ACCOUNT_COUNT)],
+            "account_status": np.where(rng.random(ACCOUNT_COUNT) < 0.02, "SUSPENDED", "ACTIVE"),
+            "ou_path": ou,
+            "tags_json": tags,
+        }
+    )
+
+
+def _account_regions(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: its 2-4 regions (codes into REGIONS, row-padded) and how many it has."""
+    counts = rng.choice([2, 3, 4], size=ACCOUNT_COUNT, p=[0.5, 0.3, 0.2])
+    regions = np.argsort(rng.random((ACCOUNT_COUNT, len(REGIONS))), axis=1)[:, :4]
+    return regions, counts
+
+
+def _jobs(
+    rng: np.random.Generator, *, rows: int, accounts: pd.DataFrame, regions: np.ndarray, counts: np.ndarray
+) -> pa.Table:
+    """JOBS rows, built per family (thousands: Python is fine) then per job with whole-array operations."""
+    history_start = (GENERATED_AT.value // 1000) - HISTORY_WEEKS * _WEEK_US
+    history_end = GENERATED_AT.value // 1000 - 3600 * _US
+    monday = week_start(week_of(GENERATED_AT)).value // 1000
+
+    # Families. Kinds: 0 SDK-suffixed names, 1 pipeline-tagged, 2 tuning children, 3 hand-named jobs.
+    kind = rng.choice(4, size=FAMILY_COUNT, p=[0.7, 0.12, 0.1, 0.08])
+    account_weight = rng.pareto(1.2, size=ACCOUNT_COUNT) + 0.1
+    family_account = rng.choice(ACCOUNT_COUNT, size=FAMILY_COUNT, p=account_weight / account_weight.sum())
+    family_region = regions[family_account, rng.integers(0, counts[family_account])]
+    words = ("xgb", "bert", "resnet", "churn", "ctr", "fraud", "demand", "llm", "asr", "ranker", "embed",
+             "tabular", "vit", "gbm", "seq2seq", "detector")  # fmt: skip
+    base = [
+        f"{words[n % len(words)]}-{words[(n // len(words)) % len(words)]}-{n}" for n in range(FAMILY_COUNT)
+    ]
+    processing = (kind == 0) & (rng.random(FAMILY_COUNT) < 0.12)
+    in_vpc = rng.random(FAMILY_COUNT) < 0.4
+    subnets = [
+        f"subnet-0{rng.integers(16**15):015x},subnet-0{rng.integers(16**15):015x}" if vpc else ""
+        for vpc in in_vpc
+    ]
+    groups = [f"sg-0{rng.integers(16**15):015x}" if vpc else "" for vpc in in_vpc]
+    tags_json = []
+    for n in range(FAMILY_COUNT):
+        tags: dict[str, str] = {}
+        if rng.random() < 0.6:
+            tags[("team", "Team", "owner")[n % 3]] = TEAMS[rng.integers(len(TEAMS))]
+        if rng.random() < 0.2:
+            tags[("environment", "env", "stage")[n % 3]] = ("prod", "dev", "staging", "sandbox")[n % 4]
+        if kind[n] == 1:
+            tags["pipeline"] = f"{base[n]}-pipeline"
+        if rng.random() < 0.3:
+            tags["project"] = f"p-{n % 211}"
+        tags_json.append(json.dumps(tags, sort_keys=True))
+
+    # Posture over time: always compliant, never, remediated at `fix` (mostly violating before it), or
+    # flapping. Some families stop running (dormant when they stopped while violating).
+    behaviour = rng.choice(4, size=FAMILY_COUNT, p=[0.45, 0.15, 0.25, 0.15])
+    span = history_end - history_start
+    first = history_start + (rng.random(FAMILY_COUNT) ** 2 * span * 0.6).astype(np.int64)
+    last = np.where(
+        rng.random(FAMILY_COUNT) < 0.2,
+        first + (rng.random(FAMILY_COUNT) * (history_end - first) * 0.5).astype(np.int64),
+        history_end,
+    )
+    fix = first + (rng.random(FAMILY_COUNT) * (last - first)).astype(np.int64)
+    # Hand-named jobs are ad hoc: few runs each, so they are a small share of the jobs.
+    size = rng.lognormal(0, 1.5, size=FAMILY_COUNT) * np.where(kind == 3, 0.1, 1.0)
+
+    # Jobs.
+    family = rng.choice(FAMILY_COUNT, size=rows, p=size / size.sum())
+    created = first[family] + (rng.random(rows) * (last - first)[family]).astype(np.int64)
+    created -= created % 1000  # AWS reports milliseconds
+    order = np.lexsort((created, family))
+    # A name is unique in its account and region: two runs of a family never share a millisecond.
+    while np.any(clash := (np.diff(family[order]) == 0) & (np.diff(created[order]) == 0)):
+        created[order[1:][clash]] += 1000
+        order = np.lexsort((created, family))
+    # Hand-named jobs are numbered per family by their author: xgb-churn-3-run-1, -run-2, ...
+    first_of_family = np.r_[True, np.diff(family[order]) != 0]
+    run_number = np.empty(rows, dtype=np.int64)
+    run_number[order] = np.arange(rows) - np.maximum.accumulate(np.where(first_of_family, np.arange(rows), 0))
+    before_fix = created < fix[family]
+    violate_p = np.select(
+        [behaviour[family] == 0, behaviour[family] == 1, behaviour[family] == 2],
+        [np.full(rows, 0.01), np.full(rows, 0.97), np.where(before_fix, 0.9, 0.03)],
+        default=0.35,
+    )
+    isolated = rng.random(rows) >= violate_p
+    job_kind = np.where(processing[family], 1, 0)
+    failed = rng.random(rows) < 0.1
+    in_progress = created > history_end - 86_400 * _US * rng.random(rows)
+    status_code = np.where(failed, 2, np.where(in_progress, 1, np.where(rng.random(rows) < 0.02, 3, 0)))
+    isolated_weights = np.array([weight for weight, _, _ in FAILURE_REASONS], dtype=float)
+    other_weights = np.array([weight for _, weight, _ in FAILURE_REASONS], dtype=float)
+    reason = np.where(
+        isolated,
+        rng.choice(len(FAILURE_REASONS), size=rows, p=isolated_weights / isolated_weights.sum()),
+        rng.choice(len(FAILURE_REASONS), size=rows, p=other_weights / other_weights.sum()),
+    )
+    reason = np.where(status_code == 2, reason, len(FAILURE_REASONS))  # the last entry: ""
+    started = created + rng.integers(60, 600, size=rows) * _US
+    ended = started + (rng.lognormal(7.5, 1.2, size=rows) * _US).astype(np.int64)
+    running = status_code == 1
+
+    created_at = pa.array(created, type=pa.timestamp("us", tz="UTC"))
+    suffix = pc.replace_substring(
+        pc.strftime(created_at.cast(pa.timestamp("ms", tz="UTC")), format="%Y-%m-%d-%H-%M-%S"), ".", "-"
+    )
+    family_base = pa.array(base).take(pa.array(family))
+    # One tuning job a week per tuning family, named as the SDK does (base-YYMMDD-HHMM), its children
+    # created during the week.
+    tuning_start = pa.array(monday - (monday - created + _WEEK_US - 1) // _WEEK_US * _WEEK_US,
+                            type=pa.timestamp("us", tz="UTC"))  # fmt: skip
+    tuning = pc.binary_join_element_wise(family_base, pc.strftime(tuning_start, format="%y%m%d-0600"), "-")
+    steps = pa.array(["Preprocess", "Train", "Evaluate", "RegisterModel"])
+    names_by_kind = [
+        pc.binary_join_element_wise(family_base, suffix, "-"),
+        pc.binary_join_element_wise(
+            "pipelines", _hex(rng, rows, 12), steps.take(pa.array(rng.integers(0, len(steps), size=rows))),
+            _hex(rng, rows, 10), "-",
+        ),
+        pc.binary_join_element_wise(
+            tuning, pc.utf8_lpad(pc.cast(pa.array(rng.integers(1, 60, size=rows)), pa.string()), 3, "0"),
+            _hex(rng, rows, 8), "-",
+        ),
+        pc.binary_join_element_wise(family_base, "run", pc.cast(pa.array(run_number + 1), pa.string()), "-"),
+    ]  # fmt: skip
+    name_kind = pa.array(kind[family])
+    job_name = names_by_kind[3]
+    for code in (2, 1, 0):
+        job_name = pc.if_else(pc.equal(name_kind, code), names_by_kind[code], job_name)
+    account_ids = pa.array(accounts["account_id"].to_numpy()).take(pa.array(family_account[family]))
+    region = pa.array(REGIONS).take(pa.array(family_region[family]))
+    kinds = pa.array(["training", "processing"]).take(pa.array(job_kind))
+    arn = pc.binary_join_element_wise(
+        "arn:aws:sagemaker", region, account_ids,
+        pc.binary_join_element_wise(pa.array(["training-job", "processing-job"]).take(pa.array(job_kind)), job_name, "/"),
+        ":",
+    )  # fmt: skip
+    account_kms = pa.array(
+        [f"arn:aws:kms:us-east-1:{account}:key/{n:08x}" if n % 2 else "" for n, account in
+         enumerate(accounts["account_id"])]
+    ).take(pa.array(family_account[family]))  # fmt: skip
+    images = pa.array(
+        [f"763104351884.dkr.ecr.us-east-1.amazonaws.com/{w}-training:2.{n}-gpu-py310" for n, w in enumerate(words)]
+        + [f"{n:012d}.dkr.ecr.eu-west-1.amazonaws.com/custom/{w}:latest" for n, w in enumerate(words)]
+    )
+    columns = {
+        "job_arn": arn,
+        "job_kind": kinds,
+        "account_id": account_ids,
+        "region": region,
+        "job_name": job_name,
+        "status": pa.array(["Completed", "InProgress", "Failed", "Stopped"]).take(pa.array(status_code)),
+        "failure_reason": pa.array([reason for _, _, reason in FAILURE_REASONS] + [""]).take(pa.array(reason)),
+        "creation_time": created_at,
+        "start_time": pa.array(started, type=pa.timestamp("us", tz="UTC")),
+        "end_time": pa.array(ended, mask=running, type=pa.timestamp("us", tz="UTC")),
+        "last_modified_time": pa.array(np.where(running, started, ended), type=pa.timestamp("us", tz="UTC")),
+        "network_isolation": pa.array(isolated),
+        "vpc_subnet_ids": pa.array(subnets).take(pa.array(family)),
+        "vpc_security_group_ids": pa.array(groups).take(pa.array(family)),
+        "inter_container_encryption": pa.array(rng.random(rows) < 0.3),
+        "volume_kms_key_id": account_kms,
+        "output_kms_key_id": account_kms,
+        "image_uri": images.take(pa.array(rng.integers(0, len(images), size=rows))),
+        "role_arn": pc.binary_join_element_wise("arn:aws:iam:", account_ids, "role/SageMakerExecution", ":"),
+        "tags_json": pa.array(tags_json).take(pa.array(family)),
+        "tuning_job_name": pc.if_else(pc.equal(name_kind, 2), tuning, ""),
+        # Weekly audits: first seen by the run of the Monday after creation, last seen by the latest run.
+        "first_seen": pa.array(
+            monday - (monday - created) // _WEEK_US * _WEEK_US + 6 * 3600 * _US,
+            type=pa.timestamp("us", tz="UTC"),
+        ),
+        "last_seen": pa.array(np.full(rows, GENERATED_AT.value // 1000), type=pa.timestamp("us", tz="UTC")),
+        "listed": pa.array(rng.random(rows) >= 0.02),
+    }
+    table = pa.table(columns, schema=JOBS)
+    # Sorted by creation time, as a lake partitioned by creation month is read back.
+    return table.take(pc.sort_indices(table["creation_time"]))
+
+
+def _hex(rng: np.random.Generator, rows: int, width: int) -> pa.Array:
+    """`rows` random lowercase hex strings of `width` characters, without a Python loop."""
+    digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)[rng.integers(0, 16, size=(rows, width))]
+    return pa.array(np.ascontiguousarray(digits).view(f"S{width}").ravel()).cast(pa.string())
+
+
+def _coverage(
+    rng: np.random.Generator, *, accounts: pd.DataFrame, regions: np.ndarray, counts: np.ndarray
+) -> pd.DataFrame:
+    """COVERAGE rows of the weekly runs of the history: every account-region audited, a few failed."""
+    rows = []
+    report_week = last_complete_week(GENERATED_AT)
+    for back in range(HISTORY_WEEKS):
+        start = week_start(report_week) - pd.Timedelta(weeks=back)
+        week = week_of(start)
+        audited_at = start + pd.Timedelta(days=7, hours=6)
+        down = rng.random(ACCOUNT_COUNT) < 0.01  # the whole account unreachable: stale that week
+        for n, account_id in enumerate(accounts["account_id"]):
+            for region in regions[n, : counts[n]]:
+                failed = down[n] or rng.random() < 0.003
+                rows.append(
+                    {
+                        "audit_week": week,
+                        "run_id": f"run-{week}",
+                        "account_id": account_id,
+                        "account_name": accounts["account_name"].iloc[n],
+                        "region": REGIONS[region],
+                        "status": "failed" if failed else "audited",
+                        "reason": "AccessDenied: AssumeRole" if failed else "",
+                        "listing": "full",
+                        "jobs_seen": 0 if failed else int(rng.integers(0, 500)),
+                        "api_calls": int(rng.integers(2, 40)),
+                        "audited_at": audited_at,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+# --- measurement ------------------------------------------------------------------------------------------
+
+
+def load(paths: dict[str, Path]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The three tables as the weekly run holds them (lake.read_table conforms each to its schema)."""
+    return (
+        conform(pd.read_parquet(paths["jobs"]), JOBS),
+        conform(pd.read_parquet(paths["accounts"]), ACCOUNTS),
+        conform(pd.read_parquet(paths["coverage"]), COVERAGE),
+    )
+
+
+def compute(
+    jobs: pd.DataFrame, accounts: pd.DataFrame, coverage: pd.DataFrame, *, config: AuditConfig
+) -> KpiTables:
+    return kpi_tables(
+        jobs=jobs,
+        accounts=accounts,
+        coverage=coverage,
+        config=config,
+        week=last_complete_week(GENERATED_AT),
+        generated_at=GENERATED_AT,
+    )
+
+
+def check_kpi_columns(
+    jobs: pd.DataFrame, accounts: pd.DataFrame, coverage: pd.DataFrame, *, config: AuditConfig, sample: int
+) -> None:
+    """Prove KPI_COLUMNS complete: blanking every other column of a sample changes no KPI and no episode
+    (so the read baseline reads all that the KPIs need, and no more)."""
+    jobs = jobs.iloc[:: max(1, len(jobs) // sample)].reset_index(drop=True)
+    blank = jobs.copy()
+    for column in JOBS.names:
+        if column not in KPI_COLUMNS:
+            blank[column] = None
+    blank = conform(blank, JOBS)
+    expected = compute(jobs, accounts, coverage, config=config)
+    actual = compute(blank, accounts, coverage, config=config)
+    pd.testing.assert_frame_equal(actual.kpis, expected.kpis)
+    pd.testing.assert_frame_equal(actual.episodes, expected.episodes)
+    derived = [name for name in actual.facts.columns if name not in JOBS.names]
+    pd.testing.assert_frame_equal(actual.facts[derived], expected.facts[derived])
+
+
+def timed(action: Callable[[], object]) -> float:
+    gc.collect()
+    started = time.perf_counter()
+    result = action()
+    elapsed = time.perf_counter() - started
+    del result  # nothing is kept from one repetition to the next
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=ROWS, help="synthetic jobs (default %(default)s)")
+    parser.add_argument("--repeats", type=int, default=REPEATS, help="repetitions of each measure")
+    parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    paths = data_paths(rows=args.rows)
+    if args.generate_only:
+        generate(rows=args.rows)
+        return
+    if not all(path.exists() for path in paths.values()):
+        print(f"generating {args.rows:,} jobs in {DATA_DIR} (once; reruns reuse them)...", flush=True)
+        started = time.perf_counter()
+        # In a child process, so that the generator's memory does not count in this process's peak RSS.
+        subprocess.run([sys.executable, __file__, "--rows", str(args.rows), "--generate-only"], check=True)
+        print(f"  generated in {time.perf_counter() - started:.0f} s", flush=True)
+
+    config = load_config(bucket="x-bench", team_mapping={"/Research": "research", "/Sandbox": "data-eng"})
+    jobs, accounts, coverage = load(paths)
+    check_kpi_columns(jobs, accounts, coverage, config=config, sample=200_000)
+    loaded_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    reads, computes = [], []
+    for _ in range(args.repeats):
+        reads.append(timed(lambda: pd.read_parquet(paths["jobs"], columns=KPI_COLUMNS)))
+        computes.append(timed(lambda: compute(jobs, accounts, coverage, config=config)))
+    read_seconds = statistics.median(reads)
+    compute_seconds = statistics.median(computes)
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+    tables = compute(jobs, accounts, coverage, config=config)
+    org = tables.kpis.loc[
+        (tables.kpis["scope"] == "org") & (tables.kpis["week"] == last_complete_week(GENERATED_AT))
+    ].iloc[0]
+    print()
+    print(
+        f"organization: {len(jobs):,} jobs, {jobs['account_id'].nunique()} accounts, "
+        f"{tables.facts['family'].nunique():,} families, {tables.facts['team'].nunique()} teams, "
+        f"{len(tables.episodes):,} exposure episodes"
+    )
+    print(
+        f"report week {org['week']}: {org['jobs']:,} jobs, isolation rate {org['isolation_rate']:.1f}%, "
+        f"{org['violations']:,} violations ({org['new_violations']:,} new), "
+        f"{org['episodes_open']:,} open episodes"
+    )
+    print(f"read {len(KPI_COLUMNS)} of {len(JOBS.names)} columns      median {read_seconds:.2f} s  "
+          f"({', '.join(f'{value:.2f}' for value in reads)})")  # fmt: skip
+    print(f"compute every KPI (kpi_tables)  median {compute_seconds:.2f} s  "
+          f"({', '.join(f'{value:.2f}' for value in computes)})")  # fmt: skip
+    print(f"compute / read                  {compute_seconds / read_seconds:.2f}  (goal: at most 2)")
+    print(f"peak RSS                        {peak_rss_mb:,.0f} MB  ({loaded_rss:,.0f} MB once loaded)")
+    print(
+        json.dumps(
+            {
+                "rows": len(jobs),
+                "compute_seconds": round(compute_seconds, 3),
+                "read_seconds": round(read_seconds, 3),
+                "compute_over_read": round(compute_seconds / read_seconds, 2),
+                "peak_rss_mb": round(peak_rss_mb),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
