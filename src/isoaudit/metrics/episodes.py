@@ -210,15 +210,21 @@ def _family_order(
         return np.arange(0), key, compliant, created
     start = int(created.min())
     unit = 1000 if not np.any(created % 1000) else 1  # AWS reports whole milliseconds
-    span = (created - start) // unit
+    span = created - start
+    if unit > 1:
+        span //= unit
     time_bits = int(span.max()).bit_length() + 1
     if time_bits + int(key.max()).bit_length() > 63:
-        key = pd.factorize(key)[0].astype(np.int64)
+        key = pd.factorize(key)[0].astype(np.int64, copy=False)
     if time_bits + int(key.max()).bit_length() > 63:
         order = np.lexsort((compliant, created, key))
         return order, key[order], compliant[order], created[order]
-    packed = (key << time_bits) | (span << 1) | compliant.astype(np.int64)
+    # Packed in place (every temporary is as large as the jobs): key, time, then compliant.
+    packed = np.left_shift(key, time_bits, dtype=np.int64)
+    span <<= 1
+    span |= compliant
+    packed |= span
     order = np.argsort(packed, kind="stable")
-    packed = packed[order]
-    time_mask = (1 << (time_bits - 1)) - 1
-    return order, packed >> time_bits, (packed & 1).astype(bool), ((packed >> 1) & time_mask) * unit + start
+    group = np.take(packed, order, out=span)
+    group >>= time_bits
+    return order, group, compliant[order], created[order]

@@ -112,19 +112,25 @@ def weekly_kpis(
 def _row_classes(facts: pd.DataFrame, weeks: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Per job: 1 + position of its week in `weeks` (0: another week) and its class (row of
     _CLASS_MEASURES)."""
-    week = _positions(facts["week"], weeks, missing=-1) + 1
-    posture = _positions(facts["posture"], POSTURES)
-    violation = _positions(facts["violation"], VIOLATIONS)
-    dependency = facts["failure_class"].isin(_DEPENDENCY).to_numpy(dtype=np.int64)
-    production = (facts["environment"] == "production").to_numpy(dtype=np.int64)
-    return week, ((posture * len(VIOLATIONS) + violation) * 2 + dependency) * 2 + production
+    week = _positions(facts["week"], weeks, missing=-1)
+    week += 1
+    # ((posture * violations + violation) * 2 + dependency) * 2 + production, in place.
+    job_class = _positions(facts["posture"], POSTURES)
+    job_class *= len(VIOLATIONS)
+    job_class += _positions(facts["violation"], VIOLATIONS)
+    job_class *= 2
+    job_class += facts["failure_class"].isin(_DEPENDENCY).to_numpy(dtype=bool)
+    job_class *= 2
+    job_class += (facts["environment"] == "production").to_numpy(dtype=bool)
+    return week, job_class
 
 
 def _positions(values: pd.Series, labels: Sequence[str], *, missing: int = 0) -> np.ndarray:
-    """Position of each value in `labels` (`missing` when absent), computed once per distinct value."""
+    """Position of each value in `labels` (`missing` when absent), computed once per distinct value; 32
+    bits, as the per-job arrays built from them (labels are few)."""
     found, distinct = codes(values)
     index = {label: position for position, label in enumerate(labels)}
-    table = np.array([*(index.get(str(value), missing) for value in distinct), missing], dtype=np.int64)
+    table = np.array([*(index.get(str(value), missing) for value in distinct), missing], dtype=np.int32)
     return table[found]
 
 
@@ -132,10 +138,16 @@ def _job_counts(
     facts: pd.DataFrame, *, column: str, week: np.ndarray, job_class: np.ndarray, weeks: list[str]
 ) -> pd.DataFrame:
     """_COUNTS per (week, scope value)."""
-    value, labels = _labels(facts[column]) if column != "org" else (np.zeros(len(facts), np.int64), ["org"])
+    value, labels = _labels(facts[column]) if column != "org" else (None, ["org"])
     classes = len(_CLASS_MEASURES)
-    key = (week * len(labels) + value) * classes + job_class
     bins = (len(weeks) + 1) * len(labels) * classes
+    # (week * labels + value) * classes + job class, in place; 32 bits whenever every key fits.
+    key = week.astype(np.int32 if bins < 2**31 else np.int64)
+    key *= len(labels)
+    if value is not None:
+        key += value
+    key *= classes
+    key += job_class
     if bins <= _DENSE_BINS:
         counts = np.bincount(key, minlength=bins)
         distinct = np.flatnonzero(counts)
@@ -269,7 +281,7 @@ class _StaleJobs:
     @classmethod
     def of(cls, facts: pd.DataFrame, *, accounts: np.ndarray) -> _StaleJobs:
         (account, account_ids), (week, weeks) = (codes(facts[name]) for name in ("account_id", "week"))
-        wanted = np.append(account_ids.isin(accounts), False)[account]  # a missing account (-1) is not
+        wanted = np.append(account_ids.isin(accounts), False)[account]  # code -1 (missing): not wanted
         rows = np.flatnonzero(wanted & (week >= 0))
         week_texts = np.asarray(weeks.astype(str), dtype=object)
         chronological = np.argsort(week_texts, kind="stable")  # "YYYY-Www" texts sort in time order
