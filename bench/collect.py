@@ -108,8 +108,9 @@ def _serve(pipe: Connection, spec: OrganizationSpec) -> None:
 
 
 def _warm_up(endpoint_url: str, built: BuiltOrganization) -> None:
-    """moto builds an account's EC2 state (default VPCs, images) on its first EC2 call, which AWS does not
-    make anyone wait for: do it before measuring."""
+    """moto builds an account's EC2 state (default VPCs, images) on its first EC2 call, and computes every
+    job record of a listing the first time it is asked (the emulator then keeps it until a job changes):
+    costs AWS does not make anyone wait for, paid here before measuring."""
     management = management_session(endpoint_url=endpoint_url)
     for account_id in [built.management_account_id, *built.account_ids.values()]:
         member = sts.assume_role(
@@ -119,6 +120,9 @@ def _warm_up(endpoint_url: str, built: BuiltOrganization) -> None:
         )
         for region in REGIONS:
             member.client("ec2", region=region).describe_regions(AllRegions=True)
+            sagemaker.search_training_jobs(aws=member, region=region)
+            for kind in (sagemaker.TRAINING, sagemaker.PROCESSING):
+                sagemaker.list_jobs(aws=member, region=region, kind=kind)
 
 
 def organization_spec() -> OrganizationSpec:
@@ -144,6 +148,15 @@ def organization_spec() -> OrganizationSpec:
         for n in range(LARGE_ACCOUNT_JOBS)
     ]
     return OrganizationSpec(accounts=tuple(accounts), jobs=tuple(jobs), regions=REGIONS)
+
+
+def largest_listing_chain(spec: OrganizationSpec) -> int:
+    """Calls one after the other in the largest account-region's listing: its newest page, its oldest page,
+    then the pages of the longest of the creation-time slices read side by side (see `sagemaker`)."""
+    created = sorted((job.created_at for job in spec.jobs if job.account == "large"), reverse=True)
+    windows = sagemaker.slice_windows(newest=created[:PAGE], oldest=created[-PAGE:])
+    in_window = [sum(window.start <= moment <= window.end for moment in created) for window in windows]
+    return 2 + max((math.ceil(count / PAGE) or 1 for count in in_window), default=0)
 
 
 def collect(config: AuditConfig, *, at: datetime) -> tuple[list[AccountAudit], AuditRun]:
@@ -204,8 +217,7 @@ def main() -> None:
         # region's listing, whose Search and List pages run side by side.
         parents = 1 + len({account.ou_path for account in spec.accounts} | {"/Workloads"})
         discovery_chain = 1 + 2 * parents + 1 + 1
-        largest_region_pages = math.ceil(LARGE_ACCOUNT_JOBS / PAGE) + 1
-        chain = discovery_chain + 2 + largest_region_pages
+        chain = discovery_chain + 2 + largest_listing_chain(spec)
         full_bound = max(full_calls * LATENCY_SECONDS / CONCURRENCY, chain * LATENCY_SECONDS)
 
         emulator.set_faults(latency_seconds=0.0, throttle_rate=0.0)

@@ -21,7 +21,6 @@ import boto3
 import pytest
 from cfnlint.api import lint, lint_file
 from cfnlint.decode import cfn_yaml
-from moto.sagemaker.models import sagemaker_backends
 
 from isoaudit.aws import ec2, lake, organizations, sns
 from isoaudit.aws.session import AwsSession
@@ -29,6 +28,7 @@ from isoaudit.aws.sts import assume_role, role_arn
 from isoaudit.collect import AuditRun, audit_account
 from isoaudit.config import load_config
 from isoaudit.emulator import AccountSpec, JobSpec, OrganizationSpec, build_organization
+from isoaudit.emulator.history import launched_by_tuning_job
 from isoaudit.emulator.organization import EXECUTION_ROLE, ORGANIZATION_ACCESS_ROLE
 from isoaudit.guardrails import read_preventive_coverage
 
@@ -417,9 +417,12 @@ def _add_processing_and_tuning_jobs(setup: AwsSession, *, account_id: str) -> No
         },
         Tags=tags,
     )["HyperParameterTuningJobArn"]
-    # moto cannot launch a tuning job's training jobs: give an existing one its parent, as the API shows.
-    training_job = sagemaker_backends[account_id]["us-east-1"].training_jobs["churn-2026-11-18-10-00-00-000"]
-    training_job.tuning_job_arn = tuning_arn
+    launched_by_tuning_job(
+        account_id=account_id,
+        region="us-east-1",
+        name="churn-2026-11-18-10-00-00-000",
+        tuning_job_arn=tuning_arn,
+    )
 
 
 def test_the_collection_read_every_kind_of_job(recorded_calls: RecordedCalls) -> None:

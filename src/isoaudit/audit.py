@@ -59,8 +59,11 @@ def management_session(config: AuditConfig) -> AwsSession:
 def discover(*, aws: AwsSession, config: AuditConfig, run: AuditRun) -> Organization:
     """ACTIVE accounts to audit, the regions in scope for an account that cannot be read, and how to read
     each account-region (incrementally from its last audit, or a full listing)."""
-    # Three independent reads (Organizations, the lake, EC2): side by side, not one after the other.
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    # Three independent reads (Organizations, the lake, EC2): side by side, not one after the other. Loading
+    # the API models of the services read in every account (a second of CPU for SageMaker's) also happens
+    # now, while the reads wait on the network.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        pool.submit(aws.load_models, "sagemaker", "ec2")
         listed = pool.submit(organizations.list_accounts, aws=aws)
         coverage = pool.submit(lake.read_table, aws=aws, config=config, table="coverage")
         enabled = None if config.regions else pool.submit(ec2.enabled_regions, aws=aws)

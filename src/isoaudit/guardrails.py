@@ -23,6 +23,7 @@ GUARDRAILS = {
     "scp": (SCP_PATH, "Service control policy: no SageMaker job or model without network isolation"),
 }
 
+
 def read_preventive_coverage(*, aws: AwsSession, accounts: Sequence[Account]) -> pd.DataFrame:
     """One row per ACTIVE member account of `accounts` (the management account left out): account_id,
     account_name, covered, policies. AWS errors propagate: the caller decides what an unread SCP means."""

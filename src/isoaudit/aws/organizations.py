@@ -4,7 +4,7 @@ control policies in effect."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from botocore.client import BaseClient
@@ -31,11 +31,16 @@ def list_accounts(*, aws: AwsSession) -> list[Account]:
     """Every account of the organization, walking the OU tree from the root (one page per parent)."""
     client = aws.client("organizations", pool=TAG_READERS)
     placed: list[Account] = []
-    for root in _pages(client, "list_roots", "Roots"):
-        placed.extend(_walk(client, parent_id=root["Id"], path="", ou_ids=(root["Id"],)))
+    tags: list[Future[dict[str, str]]] = []
+    # Each account's tags are asked for as soon as the walk finds it, while the walk goes on.
     with ThreadPoolExecutor(max_workers=TAG_READERS) as pool:
-        tags = list(pool.map(lambda account: _tags(client, account.account_id), placed))
-    accounts = [replace(account, tags=found) for account, found in zip(placed, tags, strict=True)]
+        for root in _pages(client, "list_roots", "Roots"):
+            for account in _walk(client, parent_id=root["Id"], path="", ou_ids=(root["Id"],)):
+                placed.append(account)
+                tags.append(pool.submit(_tags, client, account.account_id))
+        accounts = [
+            replace(account, tags=found.result()) for account, found in zip(placed, tags, strict=True)
+        ]
     return sorted(accounts, key=lambda account: account.account_id)
 
 

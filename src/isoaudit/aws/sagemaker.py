@@ -1,14 +1,19 @@
-"""SageMaker: the jobs of one account-region, in as few calls as AWS allows.
+"""SageMaker: the jobs of one account-region, in as few calls as AWS allows, in a short chain of calls.
 
 `Search` returns up to 100 whole training job records (tags included) per call; `List*` is the ground
 truth of what exists; `Describe*` + `ListTags` (two calls a job) is kept for what neither gives whole.
+A long listing is read as slices of creation time side by side (`_read_sliced`).
 """
 
 from __future__ import annotations
 
+import itertools
+import math
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from botocore.client import BaseClient
 
@@ -58,42 +63,153 @@ PROCESSING = JobKind(
 JOB_KINDS = (TRAINING, TUNING, PROCESSING)
 
 
+# A listing of more than two pages is read as slices of creation time side by side, so that it takes the
+# time of a few pages, not of thousands (462,178 jobs are 4,622 pages one after the other). The slice count
+# aims at about PAGES_PER_SLICE pages each, at most MAX_SLICES, which also bounds the calls in flight to
+# one account-region's API per listing.
+PAGES_PER_SLICE = 4
+MAX_SLICES = 8
+# The List operations' creation-time filters are strict ("after", "before"): windows are widened by this
+# much so that a job on a window's edge is never left out (the overlap is merged by ARN).
+_EDGE = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class CreationWindow:
+    """Jobs created from `start` to `end`, both included; None leaves that side open."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+EVERY_CREATION = CreationWindow()
+Page = tuple[list[dict[str, Any]], str | None]
+
+
+class _Pages(Protocol):
+    """One page of a listing of the jobs created in `window`, sorted by creation time in `order`, read with
+    `client`."""
+
+    def __call__(
+        self, *, client: BaseClient, window: CreationWindow, order: str, token: str | None
+    ) -> Page: ...
+
+
 def search_training_jobs(
     *, aws: AwsSession, region: str, modified_after: datetime | None = None
 ) -> list[dict[str, Any]]:
     """Whole training job records, tags included, 100 per call; only those changed after `modified_after`."""
-    client = aws.client("sagemaker", region=region)
-    request: dict[str, Any] = {"Resource": TRAINING.search_resource, "MaxResults": PAGE_SIZE}
-    if modified_after is not None:
-        request["SearchExpression"] = {
-            "Filters": [
-                {"Name": "LastModifiedTime", "Operator": "GreaterThan", "Value": modified_after.isoformat()}
-            ]
+
+    def pages(*, client: BaseClient, window: CreationWindow, order: str, token: str | None) -> Page:
+        filters = []
+        if modified_after is not None:
+            filters.append(_filter("LastModifiedTime", "GreaterThan", modified_after))
+        if window.start is not None:
+            filters.append(_filter("CreationTime", "GreaterThanOrEqualTo", window.start))
+        if window.end is not None:
+            filters.append(_filter("CreationTime", "LessThanOrEqualTo", window.end))
+        request: dict[str, Any] = {
+            "Resource": TRAINING.search_resource,
+            "MaxResults": PAGE_SIZE,
+            "SortBy": "CreationTime",
+            "SortOrder": order,
         }
-    records = []
-    while True:
+        if filters:
+            request["SearchExpression"] = {"Filters": filters}
+        if token:
+            request["NextToken"] = token
         page = client.search(**request)
-        records.extend(result[TRAINING.search_resource] for result in page.get("Results", []))
-        if not page.get("NextToken"):
-            return records
-        request["NextToken"] = page["NextToken"]
+        records = [result[TRAINING.search_resource] for result in page.get("Results", [])]
+        return records, page.get("NextToken")
+
+    return _read_sliced(pages, aws=aws, region=region, operation="search", arn_key=TRAINING.arn_key)
 
 
 def list_jobs(
     *, aws: AwsSession, region: str, kind: JobKind, modified_after: datetime | None = None
 ) -> list[dict[str, Any]]:
     """Summaries (name, ARN, status, times) of the jobs of `kind`, 100 per call."""
-    client = aws.client("sagemaker", region=region)
-    request: dict[str, Any] = {"MaxResults": PAGE_SIZE}
-    if modified_after is not None:
-        request["LastModifiedTimeAfter"] = modified_after
-    summaries = []
-    while True:
+
+    def pages(*, client: BaseClient, window: CreationWindow, order: str, token: str | None) -> Page:
+        request: dict[str, Any] = {"MaxResults": PAGE_SIZE, "SortBy": "CreationTime", "SortOrder": order}
+        if modified_after is not None:
+            request["LastModifiedTimeAfter"] = modified_after
+        if window.start is not None:
+            request["CreationTimeAfter"] = window.start - _EDGE
+        if window.end is not None:
+            request["CreationTimeBefore"] = window.end + _EDGE
+        if token:
+            request["NextToken"] = token
         page = getattr(client, kind.list_operation)(**request)
-        summaries.extend(page.get(kind.summaries_key, []))
-        if not page.get("NextToken"):
-            return summaries
-        request["NextToken"] = page["NextToken"]
+        return page.get(kind.summaries_key, []), page.get("NextToken")
+
+    return _read_sliced(pages, aws=aws, region=region, operation=kind.list_operation, arn_key=kind.arn_key)
+
+
+def _filter(name: str, operator: str, moment: datetime) -> dict[str, str]:
+    return {"Name": name, "Operator": operator, "Value": moment.isoformat()}
+
+
+def _read_sliced(
+    pages: _Pages, *, aws: AwsSession, region: str, operation: str, arn_key: str
+) -> list[dict[str, Any]]:
+    """Every job of a listing, in as short a chain of calls as its size allows.
+
+    The newest page comes first; if there is more, the oldest page; if there is still more, the creation
+    times between the two pages are cut into slices read side by side, as many as the density of the two
+    pages predicts. Each slice is a chain of calls of its own, on a client (a rate limiter) of its own.
+    """
+    client = aws.client("sagemaker", region=region)
+    newest, token = pages(client=client, window=EVERY_CREATION, order="Descending", token=None)
+    if not token:
+        return newest
+    oldest, more = pages(client=client, window=EVERY_CREATION, order="Ascending", token=None)
+    found = {record[arn_key]: record for record in [*oldest, *newest]}
+    if not newest or not oldest:
+        # A page emptied by a filter applied after the cut tells nothing of the times: read on in order.
+        rest = _read_window(pages, client, EVERY_CREATION, token=token)
+        found.update((record[arn_key], record) for record in rest)
+        return list(found.values())
+    windows = slice_windows(
+        newest=[record["CreationTime"] for record in newest],
+        oldest=[record["CreationTime"] for record in oldest],
+    )
+    if not more or not windows:
+        return list(found.values())
+    lanes = [aws.client("sagemaker", region=region, lane=f"{operation} {n}") for n in range(len(windows))]
+    with ThreadPoolExecutor(max_workers=len(windows), thread_name_prefix=f"{operation}-slice") as pool:
+        for records in pool.map(lambda lane, window: _read_window(pages, lane, window), lanes, windows):
+            found.update((record[arn_key], record) for record in records)
+    return list(found.values())
+
+
+def slice_windows(*, newest: Sequence[datetime], oldest: Sequence[datetime]) -> list[CreationWindow]:
+    """The windows of creation time left to read between a listing's newest and oldest pages (their
+    creation times), as many as the density of those pages predicts; none when the pages overlap."""
+    low, high = max(oldest), min(newest)
+    if low >= high:
+        return [] if low > high else [CreationWindow(low, high)]
+    sampled = (max(newest) - high) + (low - min(oldest))
+    if sampled <= timedelta(0):
+        count = MAX_SLICES
+    else:
+        expected = (len(newest) + len(oldest)) * ((high - low) / sampled)
+        count = max(1, min(MAX_SLICES, math.ceil(expected / (PAGES_PER_SLICE * PAGE_SIZE))))
+    # Equal lengths of time; neighbours share their edge.
+    edges = [low + (high - low) * step / count for step in range(count)] + [high]
+    return [CreationWindow(start, end) for start, end in itertools.pairwise(edges)]
+
+
+def _read_window(
+    pages: _Pages, client: BaseClient, window: CreationWindow, *, token: str | None = None
+) -> list[dict[str, Any]]:
+    """Every page of `window`, from `token` (the first page when None)."""
+    records: list[dict[str, Any]] = []
+    while True:
+        found, token = pages(client=client, window=window, order="Descending", token=token)
+        records.extend(found)
+        if not token:
+            return records
 
 
 def describe_jobs(*, aws: AwsSession, region: str, kind: JobKind, names: list[str]) -> list[dict[str, Any]]:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 from moto.sagemaker.models import sagemaker_backends
 
+from isoaudit.emulator.server import forget_listings
+
 if TYPE_CHECKING:  # organization.py calls this module: import for the annotations only
     from isoaudit.emulator.organization import JobSpec
 
@@ -31,11 +33,19 @@ def apply_history(*, account_id: str, region: str, jobs: Iterable[JobSpec]) -> N
     training_jobs = sagemaker_backends[account_id][region].training_jobs
     for job in jobs:
         _rewrite(training_jobs[job.name], job)
+    forget_listings()
 
 
 def forget_training_job(*, account_id: str, region: str, name: str) -> None:
     """Make a job vanish from the API, as SageMaker does when it deletes a terminal job."""
     del sagemaker_backends[account_id][region].training_jobs[name]
+    forget_listings()
+
+
+def launched_by_tuning_job(*, account_id: str, region: str, name: str, tuning_job_arn: str) -> None:
+    """Make a training job one of a tuning job's, as AWS shows it (moto cannot launch a tuning job's jobs)."""
+    sagemaker_backends[account_id][region].training_jobs[name].tuning_job_arn = tuning_job_arn
+    forget_listings()
 
 
 def _rewrite(fake_job: object, job: JobSpec) -> None:

@@ -10,9 +10,14 @@ What the emulator adds to moto, as a WSGI middleware around moto's application:
   throttle the API afterwards. Throttling answers in each protocol's own shape, so botocore's retry logic
   recognises it as on AWS. `/moto-api` (reset, seed) is never delayed nor throttled.
 - A count of requests per (service, operation), for tests and benchmarks.
-- SageMaker `Search` as AWS serves it: moto ignores MaxResults/NextToken (one page holds everything) and
-  supports no comparison operator, so time filters (`GreaterThan`, `LessThan`, ...) and pages of
-  MaxResults (default 10, at most 100, as on AWS) are applied here around moto's answer.
+- SageMaker `Search` and the job `List*` operations as AWS serves them: moto's Search ignores
+  MaxResults/NextToken (one page holds everything) and supports no comparison operator, and moto's lists
+  ignore SortBy/SortOrder and cut the page before applying the time filters. Here moto is asked for the
+  whole listing once, and the time filters (Search's `GreaterThan`, `LessThan`, ...; the lists'
+  `CreationTimeAfter`, `LastModifiedTimeBefore`, ...), the sort and pages of MaxResults (default 10, at
+  most 100, as on AWS) are applied around its answer. That whole listing is kept until SageMaker's state
+  changes (any SageMaker write, or `forget_listings` from the history module): moto recomputes every
+  record on every call, a cost AWS's index does not have.
 
 Nothing is built for regions that are not enabled: moto's EC2 `DescribeRegions(AllRegions=True)` already
 reports opt-in regions such as `ap-east-1` as `not-opted-in` in every account, as AWS does for an account
@@ -57,6 +62,7 @@ class RequestInfo:
     """What the middleware needs to know about one request, read without disturbing it."""
 
     service: str  # the SigV4 signing name, e.g. "sagemaker", "sts"
+    region: str  # from the signature's credential scope
     operation: str  # e.g. "CreateTrainingJob"; HTTP method for REST services such as S3
     protocol: str  # "json", "query" or "rest"
     form: dict[str, str]  # parameters of a query-protocol request
@@ -106,12 +112,18 @@ class _Middleware:
     def __init__(self, *, moto_app: WsgiApp, faults: Faults) -> None:
         self._moto_app = moto_app
         self._faults = faults
-        # Search results held between the pages of one search, as a server-side cursor: moto computes
-        # every record on every call, which would make paging a large account cost moto, not isoaudit.
-        self._search_cursors: dict[str, list[dict[str, Any]]] = {}
+        # The filtered, sorted answer held between the pages of one listing, as a server-side cursor.
+        self._cursors: dict[str, list[dict[str, Any]]] = {}
+        # moto's whole answer per (account, region, operation, request), tagged with the generation of
+        # SageMaker's state it was computed at.
+        self._cache: dict[tuple[str, str, str, str], tuple[int, list[dict[str, Any]]]] = {}
+        self._key_locks: dict[tuple[str, str, str, str], threading.Lock] = {}
+        self._cache_lock = threading.Lock()
+        self._accounts: dict[str, str] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "").startswith("/moto-api"):
+            forget_listings()
             return self._moto_app(environ, start_response)
         request = _read_request(environ)
         throttle = self._faults.record(request)
@@ -119,8 +131,11 @@ class _Middleware:
             time.sleep(self._faults.latency_seconds)
         if throttle:
             return _throttling_response(request, start_response)
-        if request.service == "sagemaker" and request.operation == "Search":
-            return self._search(environ, start_response)
+        if request.service == "sagemaker":
+            if request.operation in _LISTINGS:
+                return self._listing(environ, start_response, request)
+            if not request.operation.startswith(_READ_ONLY_PREFIXES):
+                forget_listings()
         if request.service == "sts" and request.operation == "AssumeRole":
             denial = self._assume_role_denial(environ, request.form.get("RoleArn", ""))
             if denial:
@@ -129,53 +144,91 @@ class _Middleware:
                 )
         return self._moto_app(environ, start_response)
 
-    def _search(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        """moto's Search without the parts it cannot do, which are then done here as AWS does them."""
+    def _listing(
+        self, environ: dict[str, Any], start_response: Callable[..., Any], request_info: RequestInfo
+    ) -> Iterable[bytes]:
+        """A page of a Search or List* answer, cut from moto's whole listing; see the module docstring."""
+        shape = _LISTINGS[request_info.operation]
         length = int(environ.get("CONTENT_LENGTH") or 0)
         request = json.loads(environ["wsgi.input"].read(length) or b"{}")
         page_size = min(int(request.pop("MaxResults", 10)), 100)
         cursor, _, offset_text = str(request.pop("NextToken", "") or "").partition(":")
         offset = int(offset_text or 0)
-        sort_by = request.pop("SortBy", "LastModifiedTime")
-        descending = request.pop("SortOrder", "Descending") == "Descending"
-        results = self._search_cursors.get(cursor)
+        sort_by = request.pop("SortBy", shape.default_sort_by)
+        descending = request.pop("SortOrder", shape.default_sort_order) == "Descending"
+        results = self._cursors.get(cursor)
         if results is None:
-            expression = request.get("SearchExpression") or {}
-            filters = expression.get("Filters") or []
-            comparisons = [f for f in filters if f.get("Operator") in _COMPARISONS]
-            if comparisons:
-                expression["Filters"] = [f for f in filters if f not in comparisons]
-            body = json.dumps(request).encode()
-            forwarded = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
-            app_iter, status, headers = run_wsgi_app(self._moto_app, forwarded, buffered=True)
-            answer = b"".join(app_iter)
-            if not status.startswith("200"):
-                start_response(status, list(headers.items()))
-                return [answer]
-            resource = request.get("Resource", "")
+            conditions = shape.pop_conditions(request)
+            whole = self._whole_listing(environ, request_info, request)
+            if isinstance(whole, _MotoError):
+                start_response(whole.status, whole.headers)
+                return [whole.body]
             results = [
-                result
-                for result in json.loads(answer).get("Results", [])
-                if all(_compare(result.get(resource, {}), condition) for condition in comparisons)
+                item
+                for item in whole
+                if all(_compare(shape.record(item, request), condition) for condition in conditions)
             ]
             results.sort(
-                key=lambda result: _instant(result.get(resource, {}).get(sort_by)), reverse=descending
+                key=lambda item: _instant(shape.record(item, request).get(sort_by)), reverse=descending
             )
             cursor = uuid.uuid4().hex
-            self._search_cursors[cursor] = results
+            self._cursors[cursor] = results
         page = results[offset : offset + page_size]
         following = offset + page_size
-        reply: dict[str, Any] = {"Results": page}
+        reply: dict[str, Any] = {shape.items_key: page}
         if following < len(results):
             reply["NextToken"] = f"{cursor}:{following}"
         else:
-            self._search_cursors.pop(cursor, None)
+            self._cursors.pop(cursor, None)
         return _respond(
             start_response,
             status="200 OK",
             content_type="application/x-amz-json-1.1",
             body=json.dumps(reply),
         )
+
+    def _whole_listing(
+        self, environ: dict[str, Any], request_info: RequestInfo, request: dict[str, Any]
+    ) -> list[dict[str, Any]] | _MotoError:
+        """moto's answer to `request` without paging, from the cache while SageMaker's state is unchanged."""
+        authorization = environ.get("HTTP_AUTHORIZATION", "")
+        key = (
+            self._caller_account(authorization),
+            request_info.region,
+            request_info.operation,
+            json.dumps(request, sort_keys=True),
+        )
+        with self._cache_lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:  # one moto computation per listing, however many callers wait for it
+            generation = _LISTINGS_STATE.generation
+            cached = self._cache.get(key)
+            if cached is not None and cached[0] == generation:
+                return cached[1]
+            body = json.dumps(request).encode()
+            forwarded = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
+            app_iter, status, headers = run_wsgi_app(self._moto_app, forwarded, buffered=True)
+            answer = b"".join(app_iter)
+            if not status.startswith("200"):
+                return _MotoError(status=status, headers=list(headers.items()), body=answer)
+            whole = json.loads(answer).get(_LISTINGS[request_info.operation].items_key, [])
+            self._cache[key] = (generation, whole)
+            return whole
+
+    def _caller_account(self, authorization: str) -> str:
+        """The account of the credentials that signed a request (asked of moto once per access key)."""
+        access_key = authorization.split("Credential=")[-1].split("/")[0]
+        account = self._accounts.get(access_key)
+        if account is None:
+            _, body = self._call_moto(
+                service="sts",
+                action="GetCallerIdentity",
+                version="2011-06-15",
+                params={},
+                headers={"Authorization": _signed_for("sts", access_key)},
+            )
+            account = self._accounts[access_key] = _xml_text(body, "Account")
+        return account
 
     def _assume_role_denial(self, environ: dict[str, Any], role_arn: str) -> str | None:
         """STS's refusal message when the role does not exist in its account, else None."""
@@ -207,8 +260,7 @@ class _Middleware:
     ) -> tuple[int, str]:
         """A query-protocol call straight into moto's application: no socket, no faults, not counted."""
         signed = {
-            "Authorization": f"AWS4-HMAC-SHA256 Credential={_INTERNAL_KEY}/20240101/us-east-1/{service}/"
-            "aws4_request, SignedHeaders=host, Signature=0",
+            "Authorization": _signed_for(service, _INTERNAL_KEY),
             **{name: value for name, value in headers.items() if value},
         }
         builder = EnvironBuilder(
@@ -224,6 +276,83 @@ _COMPARISONS = {
     "LessThan": lambda actual, bound: actual < bound,
     "LessThanOrEqualTo": lambda actual, bound: actual <= bound,
 }
+
+
+_READ_ONLY_PREFIXES = ("Describe", "List", "Search", "Get", "BatchDescribe", "BatchGet", "Query")
+
+
+@dataclass(frozen=True)
+class _ListingShape:
+    """Where a listing's items are, and how its time filters are spelt."""
+
+    items_key: str
+    default_sort_by: str
+    default_sort_order: str
+    search: bool = False  # Search: each item holds its record under the name of the resource searched
+
+    def record(self, item: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+        return item.get(request.get("Resource", ""), {}) if self.search else item
+
+    def pop_conditions(self, request: dict[str, Any]) -> list[dict[str, str]]:
+        """The time comparisons of `request`, removed from it (moto gets the rest)."""
+        if self.search:
+            expression = request.get("SearchExpression") or {}
+            filters = expression.get("Filters") or []
+            comparisons = [f for f in filters if f.get("Operator") in _COMPARISONS]
+            if comparisons:
+                expression["Filters"] = [f for f in filters if f not in comparisons]
+                if expression == {"Filters": []}:
+                    del request["SearchExpression"]
+            return comparisons
+        return [
+            {"Name": name, "Operator": operator, "Value": request.pop(parameter)}
+            for parameter, (name, operator) in _LIST_TIME_FILTERS.items()
+            if parameter in request
+        ]
+
+
+_LIST_TIME_FILTERS = {
+    "CreationTimeAfter": ("CreationTime", "GreaterThan"),
+    "CreationTimeBefore": ("CreationTime", "LessThan"),
+    "LastModifiedTimeAfter": ("LastModifiedTime", "GreaterThan"),
+    "LastModifiedTimeBefore": ("LastModifiedTime", "LessThan"),
+}
+_LISTINGS = {
+    "Search": _ListingShape("Results", "LastModifiedTime", "Descending", search=True),
+    "ListTrainingJobs": _ListingShape("TrainingJobSummaries", "CreationTime", "Ascending"),
+    "ListProcessingJobs": _ListingShape("ProcessingJobSummaries", "CreationTime", "Ascending"),
+    "ListHyperParameterTuningJobs": _ListingShape(
+        "HyperParameterTuningJobSummaries", "CreationTime", "Ascending"
+    ),
+}
+
+
+@dataclass
+class _ListingsState:
+    generation: int = 0
+
+
+_LISTINGS_STATE = _ListingsState()
+
+
+def forget_listings() -> None:
+    """SageMaker's state changed outside its API (see `isoaudit.emulator.history`): listings are stale."""
+    _LISTINGS_STATE.generation += 1
+
+
+@dataclass(frozen=True)
+class _MotoError:
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def _signed_for(service: str, access_key: str) -> str:
+    """An Authorization header that moto reads as `access_key` calling `service` (it checks no signature)."""
+    return (
+        f"AWS4-HMAC-SHA256 Credential={access_key}/20240101/us-east-1/{service}/aws4_request, "
+        "SignedHeaders=host, Signature=0"
+    )
 
 
 def _instant(value: Any) -> float:
@@ -249,16 +378,23 @@ def _compare(record: dict[str, Any], condition: dict[str, str]) -> bool:
 def _read_request(environ: dict[str, Any]) -> RequestInfo:
     credential_scope = environ.get("HTTP_AUTHORIZATION", "").split("Credential=")[-1].split(",")[0]
     scope_parts = credential_scope.split("/")
-    service = scope_parts[3] if len(scope_parts) == 5 else "unknown"
+    service, region = (scope_parts[3], scope_parts[2]) if len(scope_parts) == 5 else ("unknown", "")
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
-        return RequestInfo(service=service, operation=target.rsplit(".", 1)[-1], protocol="json", form={})
+        operation = target.rsplit(".", 1)[-1]
+        return RequestInfo(service=service, region=region, operation=operation, protocol="json", form={})
     if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
         form = _read_form(environ)
         if "Action" in form:
-            return RequestInfo(service=service, operation=form["Action"], protocol="query", form=form)
+            return RequestInfo(
+                service=service, region=region, operation=form["Action"], protocol="query", form=form
+            )
     return RequestInfo(
-        service=service, operation=environ.get("REQUEST_METHOD", "GET"), protocol="rest", form={}
+        service=service,
+        region=region,
+        operation=environ.get("REQUEST_METHOD", "GET"),
+        protocol="rest",
+        form={},
     )
 
 
