@@ -6,7 +6,11 @@ call pattern, not moto) and some throttling, and measures in one run:
 
 - isoaudit's first full collection and a re-run with nothing new (API calls, wall time);
 - the bound: max(calls x latency / concurrency, longest chain of calls that must follow one another x
-  latency), and wall / bound;
+  latency), and wall / bound. The longest chain is discovery's (the OU tree, level by level), then one
+  account's AssumeRole and DescribeRegions, then the 5,000-job listing: its newest page, its oldest page and
+  the pages of its longest creation-time slice (`isoaudit.aws.sagemaker.slice_windows`, computed here from
+  the jobs' creation times). `concurrency` bounds the account-regions read at once; the most calls in
+  flight at once, measured by the emulator, is printed beside it;
 - the way common scanners collect (per account-region: list, then describe and list tags per job,
   sequentially). Its call count is exact (it follows from the job counts); its wall time is measured on a
   sample of its calls and scaled by the call count, because running it whole takes half an hour.
@@ -77,8 +81,8 @@ class EmulatorProcess:
     def reset_counts(self) -> None:
         self._call("reset_counts")
 
-    def counts(self) -> tuple[int, int]:
-        """(requests, of which throttled) since the last reset."""
+    def counts(self) -> tuple[int, int, int]:
+        """(requests, of which throttled, most requests in flight at once) since the last reset."""
         return self._call("counts")  # type: ignore[return-value]
 
     def stop(self) -> None:
@@ -101,7 +105,10 @@ def _serve(pipe: Connection, spec: OrganizationSpec) -> None:
                 emulator.faults.reset_counts()
                 pipe.send(None)
             elif command == "counts":
-                pipe.send((sum(emulator.faults.requests.values()), sum(emulator.faults.throttled.values())))
+                faults = emulator.faults
+                pipe.send(
+                    (sum(faults.requests.values()), sum(faults.throttled.values()), faults.peak_in_flight)
+                )
             else:
                 pipe.send(None)
                 return
@@ -207,7 +214,7 @@ def main() -> None:
         audits, run = collect(config, at=NOW)
         full_wall = time.perf_counter() - started
         full_cpu = time.process_time() - cpu_started
-        full_requests, full_throttled = emulator.counts()
+        full_requests, full_throttled, full_peak = emulator.counts()
         full_calls = full_requests - full_throttled
         collected = sum(len(done.jobs) for done in audits)
         assert collected == jobs, f"collected {collected} of {jobs} jobs"
@@ -228,7 +235,7 @@ def main() -> None:
         started = time.perf_counter()
         rerun_audits, _ = collect(config, at=NOW + timedelta(hours=2))
         rerun_wall = time.perf_counter() - started
-        rerun_requests, rerun_throttled = emulator.counts()
+        rerun_requests, rerun_throttled, _ = emulator.counts()
         rerun_calls = rerun_requests - rerun_throttled
         rerun_collection_calls = sum(done.coverage["api_calls"].sum() for done in rerun_audits) + 2 * (
             len(spec.accounts) + 1
@@ -267,6 +274,10 @@ def main() -> None:
         f"  bound                  {full_bound:.2f} s  (calls bound {full_calls * LATENCY_SECONDS / CONCURRENCY:.2f} s, chain of {chain} calls {chain * LATENCY_SECONDS:.2f} s)"
     )
     print(f"  wall / bound           {full_wall / full_bound:.2f}")
+    print(
+        f"  calls in flight        at most {full_peak}  (concurrency bounds the account-regions read at once;"
+        " in one, Search and the lists, and the slices of a long listing, run side by side)"
+    )
     print(f"  isoaudit's own CPU     {full_cpu:.2f} s")
     print("isoaudit, re-run with nothing new")
     print(f"  jobs fetched           {rerun_new}")

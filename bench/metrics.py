@@ -139,7 +139,9 @@ def _accounts(rng: np.random.Generator) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "account_id": ids.astype(str),
-            "account_name": [f"{TEAMS[team[n]]}-{ou[n].rsplit('/', 1)[-1].lower()}-{n}" for n in range(ACCOUNT_COUNT)],
+            "account_name": [
+                f"{TEAMS[team[n]]}-{ou[n].rsplit('/', 1)[-1].lower()}-{n}" for n in range(ACCOUNT_COUNT)
+            ],
             "account_status": np.where(rng.random(ACCOUNT_COUNT) < 0.02, "SUSPENDED", "ACTIVE"),
             "ou_path": ou,
             "tags_json": tags,
@@ -282,7 +284,10 @@ def _jobs(
          enumerate(accounts["account_id"])]
     ).take(pa.array(family_account[family]))  # fmt: skip
     images = pa.array(
-        [f"763104351884.dkr.ecr.us-east-1.amazonaws.com/{w}-training:2.{n}-gpu-py310" for n, w in enumerate(words)]
+        [
+            f"763104351884.dkr.ecr.us-east-1.amazonaws.com/{w}-training:2.{n}-gpu-py310"
+            for n, w in enumerate(words)
+        ]
         + [f"{n:012d}.dkr.ecr.eu-west-1.amazonaws.com/custom/{w}:latest" for n, w in enumerate(words)]
     )
     columns = {
@@ -292,7 +297,9 @@ def _jobs(
         "region": region,
         "job_name": job_name,
         "status": pa.array(["Completed", "InProgress", "Failed", "Stopped"]).take(pa.array(status_code)),
-        "failure_reason": pa.array([reason for _, _, reason in FAILURE_REASONS] + [""]).take(pa.array(reason)),
+        "failure_reason": pa.array([reason for _, _, reason in FAILURE_REASONS] + [""]).take(
+            pa.array(reason)
+        ),
         "creation_time": created_at,
         "start_time": pa.array(started, type=pa.timestamp("us", tz="UTC")),
         "end_time": pa.array(ended, mask=running, type=pa.timestamp("us", tz="UTC")),

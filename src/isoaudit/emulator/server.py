@@ -36,7 +36,8 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -83,6 +84,8 @@ class Faults:
     seed: int = 7
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)
     throttled: Counter[tuple[str, str]] = field(default_factory=Counter)
+    peak_in_flight: int = 0  # most requests answered at once since the last reset
+    _in_flight: int = field(default=0, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _rng: random.Random = field(init=False, repr=False)
 
@@ -100,10 +103,23 @@ class Faults:
                 self.throttled[key] += 1
         return throttle
 
+    @contextmanager
+    def in_flight(self) -> Iterator[None]:
+        """Count a request as in flight (for `peak_in_flight`) while it is being answered."""
+        with self._lock:
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
     def reset_counts(self) -> None:
         with self._lock:
             self.requests.clear()
             self.throttled.clear()
+            self.peak_in_flight = self._in_flight
 
 
 class _Middleware:
@@ -127,10 +143,16 @@ class _Middleware:
             return self._moto_app(environ, start_response)
         request = _read_request(environ)
         throttle = self._faults.record(request)
-        if self._faults.latency_seconds > 0:
-            time.sleep(self._faults.latency_seconds)
-        if throttle:
-            return _throttling_response(request, start_response)
+        with self._faults.in_flight():
+            if self._faults.latency_seconds > 0:
+                time.sleep(self._faults.latency_seconds)
+            if throttle:
+                return _throttling_response(request, start_response)
+            return self._answer(environ, start_response, request)
+
+    def _answer(
+        self, environ: dict[str, Any], start_response: Callable[..., Any], request: RequestInfo
+    ) -> Iterable[bytes]:
         if request.service == "sagemaker":
             if request.operation in _LISTINGS:
                 return self._listing(environ, start_response, request)
