@@ -11,10 +11,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from isoaudit import audit
-from isoaudit.collect import AccountAudit, AuditRun
+from isoaudit.collect import FULL_LISTING, SEARCH_INDEX_LAG, AccountAudit, AuditRun, plan_regions
 from isoaudit.config import AuditConfig, load_config
 from isoaudit.emulator import AccountSpec, JobSpec, OrganizationSpec, build_organization
 from isoaudit.emulator.history import apply_history, forget_training_job
+from isoaudit.schema import COVERAGE, conform, empty_frame
 
 NOW = datetime(2026, 11, 23, 6, tzinfo=UTC)
 REGIONS = ["us-east-1", "eu-west-1"]
@@ -193,3 +194,37 @@ def test_incremental_rerun_reads_only_changes_and_a_full_listing_keeps_deleted_j
     assert not jobs.loc[deleted, "listed"]
     assert jobs.loc[deleted, "last_seen"] == pd.Timestamp(NOW)  # the last run that read it
     assert jobs["listed"].sum() == len(spec.jobs) - 1
+
+
+def test_weekly_runs_read_incrementally_between_full_listings() -> None:
+    """With the default configuration, a weekly schedule lists fully every fourth run, even when a run starts
+    a few minutes earlier in the day than the last full one."""
+    every = AuditConfig.model_fields["full_listing_every_days"].default
+    start = datetime(2026, 11, 2, 6, 0, 30, tzinfo=UTC)
+    rows: list[dict] = []
+    listings = []
+    for week in range(9):
+        at = start + timedelta(weeks=week, minutes=-5 if week == 4 else 0)
+        coverage = conform(pd.DataFrame(rows), COVERAGE) if rows else empty_frame(COVERAGE)
+        plan = plan_regions(coverage=coverage, now=at, full_listing_every_days=every).get(
+            ("111111111111", "us-east-1"), FULL_LISTING
+        )
+        listings.append(plan.listing)
+        if not plan.full:
+            assert plan.since == rows[-1]["audited_at"] - SEARCH_INDEX_LAG
+        rows.append(
+            {
+                "audit_week": f"W{week}",
+                "run_id": f"run-{week}",
+                "account_id": "111111111111",
+                "account_name": "alpha",
+                "audited_at": at,
+                "region": "us-east-1",
+                "status": "audited",
+                "reason": "",
+                "listing": plan.listing,
+                "jobs_seen": 0,
+                "api_calls": 1,
+            }
+        )
+    assert listings == ["full", "incremental", "incremental", "incremental"] * 2 + ["full"]

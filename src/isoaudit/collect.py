@@ -54,6 +54,9 @@ FULL_LISTING = RegionPlan()
 # Search reads an index that can lag behind the jobs: each incremental read starts this long before the
 # previous audit of the account-region, and the merge by ARN absorbs the overlap.
 SEARCH_INDEX_LAG = timedelta(hours=1)
+# A full listing due within this much of now is due now: a weekly schedule starts a few seconds or minutes
+# early or late, and must not push a 28-day full listing to day 35.
+SCHEDULE_SLACK = timedelta(hours=12)
 
 
 def plan_regions(
@@ -68,7 +71,7 @@ def plan_regions(
     plans = {}
     for key, audited_at in last_audit.items():
         full_at = last_full.get(key)
-        if full_at is None or now - full_at.to_pydatetime() >= full_age:
+        if full_at is None or now - full_at.to_pydatetime() >= full_age - SCHEDULE_SLACK:
             plans[key] = FULL_LISTING
         else:
             plans[key] = RegionPlan(full=False, since=audited_at.to_pydatetime() - SEARCH_INDEX_LAG)

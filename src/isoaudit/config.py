@@ -70,7 +70,10 @@ class AuditConfig(BaseSettings):
     exclude_accounts: list[str] = Field(default_factory=list, description="Account ids never audited")
     concurrency: int = Field(8, ge=1, le=64, description="Account-regions collected at the same time")
     full_listing_every_days: int = Field(
-        7, ge=0, description="Days between full listings (which detect deleted jobs); 0 lists fully every run"
+        28,
+        ge=0,
+        description="Days between full listings, which reconcile Search with List and detect deleted jobs "
+        "(runs in between read what changed); 0 lists fully every run",
     )
 
     # How jobs are attributed.
