@@ -178,6 +178,30 @@ def test_search_and_list_filters_see_the_history(emulator: Emulator, small_org: 
     assert [summary["TrainingJobName"] for summary in failures] == ["fraud-xgb-2026-10-30-07-00-00-000"]
 
 
+def test_listings_see_every_change_made_through_the_api(
+    emulator: Emulator, small_org: BuiltOrganization
+) -> None:
+    # The emulator keeps moto's whole listing between calls: any SageMaker write must be seen at once.
+    access = member(emulator, small_org, "sandbox", ORGANIZATION_ACCESS_ROLE).client("sagemaker")
+    auditor = member(emulator, small_org, "sandbox", "IsoAuditReadOnly").client("sagemaker")
+
+    def searched() -> dict[str, list[dict[str, str]]]:
+        results = auditor.search(Resource="TrainingJob", MaxResults=100)["Results"]
+        return {result["TrainingJob"]["TrainingJobName"]: result["TrainingJob"]["Tags"] for result in results}
+
+    before = searched()
+    job = JobSpec("sandbox", "us-east-1", "late-arrival", NOW, network_isolation=False)
+    arn = access.create_training_job(
+        **_training_job_request(job, account_id=small_org.account_ids["sandbox"], network=None)
+    )["TrainingJobArn"]
+    assert set(searched()) - set(before) == {"late-arrival"}
+    listed = auditor.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]
+    assert "late-arrival" in {summary["TrainingJobName"] for summary in listed}
+
+    access.add_tags(ResourceArn=arn, Tags=[{"Key": "team", "Value": "late"}])
+    assert searched()["late-arrival"] == [{"Key": "team", "Value": "late"}]
+
+
 def test_jobs_stay_in_their_account_and_region(emulator: Emulator, small_org: BuiltOrganization) -> None:
     dev = member(emulator, small_org, "dev", ORGANIZATION_ACCESS_ROLE)
     names = [
