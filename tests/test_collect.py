@@ -11,7 +11,15 @@ import pytest
 from botocore.exceptions import ClientError
 
 from isoaudit import audit
-from isoaudit.collect import FULL_LISTING, SEARCH_INDEX_LAG, AccountAudit, AuditRun, plan_regions
+from isoaudit.aws.organizations import Account
+from isoaudit.collect import (
+    FULL_LISTING,
+    SEARCH_INDEX_LAG,
+    AccountAudit,
+    AuditRun,
+    largest_first,
+    plan_regions,
+)
 from isoaudit.config import AuditConfig, load_config
 from isoaudit.emulator import AccountSpec, JobSpec, OrganizationSpec, build_organization
 from isoaudit.emulator.history import apply_history, forget_training_job
@@ -228,3 +236,42 @@ def test_weekly_runs_read_incrementally_between_full_listings() -> None:
             }
         )
     assert listings == ["full", "incremental", "incremental", "incremental"] * 2 + ["full"]
+
+
+def test_accounts_whose_last_full_listing_was_largest_are_audited_first() -> None:
+    def account(account_id: str) -> Account:
+        return Account(account_id=account_id, name=account_id, status="ACTIVE", ou_path="/")
+
+    def row(account_id: str, region: str, listing: str, jobs: int, day: int) -> dict:
+        return {
+            "audit_week": "W1",
+            "run_id": "r",
+            "account_id": account_id,
+            "account_name": account_id,
+            "region": region,
+            "status": "audited",
+            "reason": "",
+            "listing": listing,
+            "jobs_seen": jobs,
+            "api_calls": 1,
+            "audited_at": datetime(2026, 11, day, tzinfo=UTC),
+        }
+
+    coverage = conform(
+        pd.DataFrame(
+            [
+                row("111", "us-east-1", "full", 10, 1),
+                row("222", "us-east-1", "full", 9_000, 1),
+                row("222", "us-east-1", "full", 40, 8),  # its latest full listing is what counts
+                row("333", "us-east-1", "full", 30, 1),
+                row("333", "eu-west-1", "full", 30, 1),
+                row("444", "us-east-1", "incremental", 500, 8),  # changes, not a size
+            ]
+        ),
+        COVERAGE,
+    )
+    accounts = [account(account_id) for account_id in ("111", "222", "333", "444", "555")]
+
+    ordered = largest_first(accounts, coverage=coverage)
+
+    assert [account.account_id for account in ordered] == ["333", "222", "111", "444", "555"]

@@ -16,7 +16,14 @@ from isoaudit.alerts import new_violations_message
 from isoaudit.aws import ec2, lake, organizations, sns
 from isoaudit.aws.organizations import Account
 from isoaudit.aws.session import AwsSession, default_session
-from isoaudit.collect import AccountAudit, AuditRun, RegionPlan, audit_account, plan_regions
+from isoaudit.collect import (
+    AccountAudit,
+    AuditRun,
+    RegionPlan,
+    audit_account,
+    largest_first,
+    plan_regions,
+)
 from isoaudit.config import AuditConfig
 from isoaudit.errors import AUDIT_ERRORS, describe_failure
 from isoaudit.guardrails import read_preventive_coverage
@@ -38,7 +45,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Organization:
-    accounts: list[Account]
+    accounts: list[Account]  # in the order to audit them: see `largest_first`
     default_regions: list[str]
     plans: dict[tuple[str, str], RegionPlan]
 
@@ -67,11 +74,12 @@ def discover(*, aws: AwsSession, config: AuditConfig, run: AuditRun) -> Organiza
         listed = pool.submit(organizations.list_accounts, aws=aws)
         coverage = pool.submit(lake.read_table, aws=aws, config=config, table="coverage")
         enabled = None if config.regions else pool.submit(ec2.enabled_regions, aws=aws)
-        accounts = [
+        active = [
             account
             for account in listed.result()
             if account.status == "ACTIVE" and account.account_id not in config.exclude_accounts
         ]
+        accounts = largest_first(active, coverage=coverage.result())
         regions = list(config.regions) or sorted(enabled.result() if enabled else [])
         plans = plan_regions(
             coverage=coverage.result(),
