@@ -14,8 +14,10 @@ from isoaudit.aws.session import AwsSession
 from isoaudit.metrics.preventive import preventive_coverage
 from isoaudit.records import accounts_frame
 
-# The deployable guardrails, kept beside the sources (src/isoaudit/guardrails.py -> <project>/infra).
-INFRA = Path(__file__).resolve().parents[2] / "infra"
+# The deployable guardrails: packaged as isoaudit/infra in a wheel, at the project's root in a checkout
+# (src/isoaudit/guardrails.py -> <project>/infra).
+_PACKAGED = Path(__file__).resolve().parent / "infra"
+INFRA = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parents[2] / "infra"
 SCP_PATH = INFRA / "deny-training-without-isolation.json"
 GUARDRAILS = {
     "role": (INFRA / "audit-role.yaml", "CloudFormation: the read-only audit role, for a StackSet"),
