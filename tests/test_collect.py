@@ -198,6 +198,11 @@ def test_incremental_rerun_reads_only_changes_and_a_full_listing_keeps_deleted_j
         config_for(emulator, organization, full_listing_every_days=0), at=NOW + timedelta(days=2)
     )
     jobs = third.jobs.set_index("job_name")
+    # The full listing listed every job but fetched none: the history had them all, unchanged.
+    full = coverage_of(audits).query("status == 'audited'")
+    assert set(full["listing"]) == {"full"}
+    assert full["jobs_seen"].sum() == 0
+    assert full["api_calls"].max() <= 3  # Search, then the training and the processing lists side by side
     assert len(third.jobs) == len(spec.jobs)
     assert not jobs.loc[deleted, "listed"]
     assert jobs.loc[deleted, "last_seen"] == pd.Timestamp(NOW)  # the last run that read it

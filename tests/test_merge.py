@@ -11,7 +11,9 @@ def test_rerun_with_same_jobs_keeps_each_job_once_and_changes_nothing() -> None:
     history = jobs_frame(
         job("a", "2026-11-10T10:00:00Z", seen=WEEK1), job("b", "2026-11-11T10:00:00Z", seen=WEEK1)
     )
-    merged = merge_history(history=history, fresh=history, fully_listed=[(ACCOUNT, REGION)])
+    merged = merge_history(
+        history=history, fresh=history, fully_listed=[(ACCOUNT, REGION)], listed=set(history["job_arn"])
+    )
     assert sorted(merged["job_name"]) == ["a", "b"]
     assert changed_rows(before=history, after=merged).empty
 
@@ -19,7 +21,7 @@ def test_rerun_with_same_jobs_keeps_each_job_once_and_changes_nothing() -> None:
 def test_seen_again_keeps_first_seen_and_takes_new_status() -> None:
     history = jobs_frame(job("a", "2026-11-10T10:00:00Z", seen=WEEK1, status="InProgress"))
     fresh = jobs_frame(job("a", "2026-11-10T10:00:00Z", seen=WEEK2, status="Completed"))
-    merged = merge_history(history=history, fresh=fresh, fully_listed=[(ACCOUNT, REGION)])
+    merged = merge_history(history=history, fresh=fresh, fully_listed=[(ACCOUNT, REGION)], listed=set())
     row = merged.iloc[0]
     assert len(merged) == 1
     assert row["status"] == "Completed"
@@ -31,9 +33,9 @@ def test_seen_again_keeps_first_seen_and_takes_new_status() -> None:
 def test_job_gone_from_a_fully_listed_region_is_kept_and_marked_unlisted() -> None:
     history = jobs_frame(job("gone", "2026-11-10T10:00:00Z", seen=WEEK1), job("here", "2026-11-11T10:00:00Z"))
     fresh = jobs_frame(job("here", "2026-11-11T10:00:00Z", seen=WEEK2))
-    merged = merge_history(history=history, fresh=fresh, fully_listed=[(ACCOUNT, REGION)]).set_index(
-        "job_name"
-    )
+    merged = merge_history(
+        history=history, fresh=fresh, fully_listed=[(ACCOUNT, REGION)], listed=set(fresh["job_arn"])
+    ).set_index("job_name")
     assert not merged.loc["gone", "listed"]
     assert merged.loc["gone", "last_seen"] == pd.Timestamp(WEEK1)
     assert merged.loc["here", "listed"]
@@ -41,5 +43,27 @@ def test_job_gone_from_a_fully_listed_region_is_kept_and_marked_unlisted() -> No
 
 def test_jobs_of_an_unread_account_region_stay_listed() -> None:
     history = jobs_frame(job("a", "2026-11-10T10:00:00Z", seen=WEEK1))
-    merged = merge_history(history=history, fresh=jobs_frame(), fully_listed=[])
+    merged = merge_history(history=history, fresh=jobs_frame(), fully_listed=[], listed=set())
     assert merged["listed"].tolist() == [True]
+
+
+def test_a_listed_job_not_fetched_again_stays_listed_with_its_last_record() -> None:
+    history = jobs_frame(
+        job("old", "2026-11-10T10:00:00Z", seen=WEEK1, tuning_job_name="hpo"),
+        job("hpo", "2026-11-10T09:00:00Z", seen=WEEK1, job_kind="tuning"),
+        job("orphan-hpo", "2026-11-09T09:00:00Z", seen=WEEK1, job_kind="tuning"),
+        job("gone", "2026-11-11T10:00:00Z", seen=WEEK1, tuning_job_name="orphan-hpo"),
+    )
+    # A full listing returned "old" but fetched nothing: it had not changed.
+    merged = merge_history(
+        history=history,
+        fresh=jobs_frame(),
+        fully_listed=[(ACCOUNT, REGION)],
+        listed={history.set_index("job_name").loc["old", "job_arn"]},
+    ).set_index("job_name")
+
+    assert merged.loc["old", "listed"] and merged.loc["old", "last_seen"] == pd.Timestamp(WEEK1)
+    assert not merged.loc["gone", "listed"]
+    # A tuning job is listed while one of its training jobs is.
+    assert merged.loc["hpo", "listed"]
+    assert not merged.loc["orphan-hpo", "listed"]

@@ -7,7 +7,7 @@ import threading
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -66,13 +66,20 @@ def management_session(config: AuditConfig) -> AwsSession:
 def discover(*, aws: AwsSession, config: AuditConfig, run: AuditRun) -> Organization:
     """ACTIVE accounts to audit, the regions in scope for an account that cannot be read, and how to read
     each account-region (incrementally from its last audit, or a full listing)."""
-    # Three independent reads (Organizations, the lake, EC2): side by side, not one after the other. Loading
-    # the API models of the services read in every account (a second of CPU for SageMaker's) also happens
-    # now, while the reads wait on the network.
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    # Independent reads (Organizations, the lake, EC2): side by side, not one after the other. Loading the
+    # API models of the services read in every account (a second of CPU for SageMaker's) also happens now,
+    # while the reads wait on the network.
+    with ThreadPoolExecutor(max_workers=5) as pool:
         pool.submit(aws.load_models, "sagemaker", "ec2")
         listed = pool.submit(organizations.list_accounts, aws=aws)
         coverage = pool.submit(lake.read_table, aws=aws, config=config, table="coverage")
+        stored = pool.submit(
+            lake.read_columns,
+            aws=aws,
+            config=config,
+            table="jobs",
+            columns=["account_id", "region", "job_arn"],
+        )
         enabled = None if config.regions else pool.submit(ec2.enabled_regions, aws=aws)
         active = [
             account
@@ -86,6 +93,12 @@ def discover(*, aws: AwsSession, config: AuditConfig, run: AuditRun) -> Organiza
             now=run.started_at,
             full_listing_every_days=config.full_listing_every_days,
         )
+        known = stored.result().groupby(["account_id", "region"])["job_arn"].agg(frozenset)
+    # A full listing then fetches only the jobs that the history lacks or that changed.
+    plans = {
+        key: replace(plan, known=known.get(key, frozenset())) if plan.full else plan
+        for key, plan in plans.items()
+    }
     return Organization(accounts=accounts, default_regions=regions, plans=plans)
 
 
@@ -134,7 +147,8 @@ def store(
     history = lake.read_table(aws=aws, config=config, table="jobs")
     fresh = _concat([audit.jobs for audit in audits], empty_frame(JOBS))
     fully_listed = [pair for audit in audits for pair in audit.fully_listed_regions]
-    jobs = merge_history(history=history, fresh=fresh, fully_listed=fully_listed)
+    listed = frozenset().union(*(audit.listed for audit in audits))
+    jobs = merge_history(history=history, fresh=fresh, fully_listed=fully_listed, listed=listed)
     changed = changed_rows(before=history, after=jobs)
     lake.write_table(aws=aws, config=config, table="jobs", frame=jobs, months=lake.creation_months(changed))
 

@@ -39,10 +39,16 @@ class AuditRun:
 
 @dataclass(frozen=True)
 class RegionPlan:
-    """How to read one account-region: everything (a full listing) or what changed since `since`."""
+    """How to read one account-region.
+
+    `full`: list every job (the ground truth, which proves deletions and catches what Search missed);
+    otherwise only what changed. `since`: fetch the records of jobs changed after it (None: every record).
+    `known`: ARNs already in the history, which a full listing does not fetch again unless they changed.
+    """
 
     full: bool = True
     since: datetime | None = None
+    known: frozenset[str] = frozenset()
 
     @property
     def listing(self) -> str:
@@ -71,10 +77,8 @@ def plan_regions(
     plans = {}
     for key, audited_at in last_audit.items():
         full_at = last_full.get(key)
-        if full_at is None or now - full_at.to_pydatetime() >= full_age - SCHEDULE_SLACK:
-            plans[key] = FULL_LISTING
-        else:
-            plans[key] = RegionPlan(full=False, since=audited_at.to_pydatetime() - SEARCH_INDEX_LAG)
+        full = full_at is None or now - full_at.to_pydatetime() >= full_age - SCHEDULE_SLACK
+        plans[key] = RegionPlan(full=full, since=audited_at.to_pydatetime() - SEARCH_INDEX_LAG)
     return plans
 
 
@@ -92,8 +96,9 @@ class AccountAudit:
     """What one account yielded: its jobs and one coverage row per account-region."""
 
     account_id: str
-    jobs: pd.DataFrame
+    jobs: pd.DataFrame  # the records fetched: new or changed jobs
     coverage: pd.DataFrame
+    listed: frozenset[str] = frozenset()  # every ARN the full listings of this account returned
 
     @property
     def fully_listed_regions(self) -> list[tuple[str, str]]:
@@ -157,7 +162,7 @@ def audit_account(
     in_scope = [region for region in regions if region in enabled]
     workers = max(1, min(len(in_scope), config.concurrency))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"audit-{account.account_id}") as pool:
-        frames = list(
+        reads = list(
             pool.map(
                 lambda region: _audit_region(
                     member,
@@ -171,8 +176,10 @@ def audit_account(
                 in_scope,
             )
         )
-    jobs = pd.concat([frame for frame in frames if not frame.empty] or [empty_frame(JOBS)], ignore_index=True)
-    return AccountAudit(account.account_id, conform(jobs, JOBS), coverage.frame())
+    frames = [jobs for jobs, _ in reads if not jobs.empty]
+    jobs = pd.concat(frames or [empty_frame(JOBS)], ignore_index=True)
+    listed = frozenset().union(*(arns for _, arns in reads))
+    return AccountAudit(account.account_id, conform(jobs, JOBS), coverage.frame(), listed)
 
 
 def _audit_region(
@@ -183,43 +190,63 @@ def _audit_region(
     plan: RegionPlan,
     coverage: _CoverageRecorder,
     slots: threading.Semaphore,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, frozenset[str]]:
+    """The region's fetched jobs, and the ARNs its full listing returned (none when not fully listed)."""
     counted = member.counted()
     with slots:
         try:
-            records = _guarded(lambda: _read_region(counted, region, plan), context=f"cannot read {region}")
+            read = _guarded(lambda: _read_region(counted, region, plan), context=f"cannot read {region}")
         except _Gap as gap:
             log.warning("account %s region %s not audited: %s", account.account_id, region, gap.reason)
             coverage.failed(region=region, reason=gap.reason, api_calls=counted.counter.count, plan=plan)
-            return empty_frame(JOBS)
+            return empty_frame(JOBS), frozenset()
     frames = [
         job_rows(found, kind=kind, account_id=account.account_id, region=region, seen_at=run.started_at)
-        for kind, found in records.items()
+        for kind, found in read.records.items()
     ]
     jobs = pd.concat(frames, ignore_index=True)
     coverage.audited(region=region, jobs_seen=len(jobs), api_calls=counted.counter.count, plan=plan)
-    return jobs
+    return jobs, read.listed
 
 
-def _read_region(aws: AwsSession, region: str, plan: RegionPlan) -> dict[JobKind, list[dict[str, Any]]]:
-    """Every job changed since the plan's watermark (all jobs on a full listing), by kind.
+@dataclass(frozen=True)
+class _RegionRead:
+    records: dict[JobKind, list[dict[str, Any]]]  # fetched: new or changed jobs, by kind
+    listed: frozenset[str]  # ARNs of a full listing, fetched or not
 
-    Training jobs come whole from Search, 100 a call. A full listing also lists them, concurrently, as
-    the ground truth, and describes what Search missed (its index lags). Tuning jobs are found through
-    the training jobs they launched (a tuning job that launched nothing has exposed nothing). Processing
-    jobs have no Search: they are listed and described.
+
+def _read_region(aws: AwsSession, region: str, plan: RegionPlan) -> _RegionRead:
+    """The records of the jobs changed since the plan's watermark (of every job when it has none).
+
+    Training jobs come whole from Search, 100 a call. A full listing also lists them, concurrently, as the
+    ground truth, and describes what Search missed (its index lags) unless the history has it unchanged.
+    Tuning jobs are found through the training jobs they launched (a tuning job that launched nothing has
+    exposed nothing). Processing jobs have no Search: they are listed, and the new or changed described.
     """
-    since = None if plan.full else plan.since
+    since = plan.since
     with ThreadPoolExecutor(max_workers=3) as pool:
         searched = pool.submit(sagemaker.search_training_jobs, aws=aws, region=region, modified_after=since)
-        listed = pool.submit(_names, aws, region, sagemaker.TRAINING, since) if plan.full else None
-        processing = pool.submit(_names, aws, region, sagemaker.PROCESSING, since)
+        listed = pool.submit(_summaries, aws, region, sagemaker.TRAINING, None) if plan.full else None
+        processing = pool.submit(_summaries, aws, region, sagemaker.PROCESSING, None if plan.full else since)
         training = {record["TrainingJobArn"]: record for record in searched.result()}
-        missing = [name for arn, name in (listed.result() if listed else {}).items() if arn not in training]
-        processing_names = list(processing.result().values())
+        listed_training = listed.result() if listed else {}
+        listed_processing = processing.result()
+
+    def to_fetch(summaries: dict[str, dict[str, Any]], kind: JobKind) -> list[str]:
+        return [
+            summary[kind.name_key]
+            for arn, summary in summaries.items()
+            if arn not in training and (arn not in plan.known or _changed(summary, since))
+        ]
+
     training |= {
         record["TrainingJobArn"]: record
-        for record in sagemaker.describe_jobs(aws=aws, region=region, kind=sagemaker.TRAINING, names=missing)
+        for record in sagemaker.describe_jobs(
+            aws=aws,
+            region=region,
+            kind=sagemaker.TRAINING,
+            names=to_fetch(listed_training, sagemaker.TRAINING),
+        )
     }
     tuning_names = sorted(
         {
@@ -228,20 +255,32 @@ def _read_region(aws: AwsSession, region: str, plan: RegionPlan) -> dict[JobKind
             if record.get("TuningJobArn")
         }
     )
-    return {
+    records = {
         sagemaker.TRAINING: list(training.values()),
         sagemaker.TUNING: sagemaker.describe_jobs(
             aws=aws, region=region, kind=sagemaker.TUNING, names=tuning_names
         ),
         sagemaker.PROCESSING: sagemaker.describe_jobs(
-            aws=aws, region=region, kind=sagemaker.PROCESSING, names=processing_names
+            aws=aws,
+            region=region,
+            kind=sagemaker.PROCESSING,
+            names=to_fetch(listed_processing, sagemaker.PROCESSING),
         ),
     }
+    listed_arns = frozenset(listed_training) | frozenset(listed_processing) if plan.full else frozenset()
+    return _RegionRead(records=records, listed=listed_arns)
 
 
-def _names(aws: AwsSession, region: str, kind: JobKind, since: datetime | None) -> dict[str, str]:
+def _changed(summary: dict[str, Any], since: datetime | None) -> bool:
+    modified = summary.get("LastModifiedTime")
+    return since is None or modified is None or modified > since
+
+
+def _summaries(
+    aws: AwsSession, region: str, kind: JobKind, since: datetime | None
+) -> dict[str, dict[str, Any]]:
     summaries = sagemaker.list_jobs(aws=aws, region=region, kind=kind, modified_after=since)
-    return {summary[kind.arn_key]: summary[kind.name_key] for summary in summaries}
+    return {summary[kind.arn_key]: summary for summary in summaries}
 
 
 class _CoverageRecorder:

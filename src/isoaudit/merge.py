@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 import pandas as pd
 
@@ -14,11 +14,15 @@ def merge_history(
     history: pd.DataFrame,
     fresh: pd.DataFrame,
     fully_listed: Iterable[tuple[str, str]],
+    listed: Collection[str],
 ) -> pd.DataFrame:
-    """History updated with `fresh`; jobs of a fully listed account-region that are gone get listed=False.
+    """History updated with `fresh`, and the `listed` flag of every job of a fully listed account-region.
 
-    A job seen again keeps its `first_seen`; a job that disappeared keeps its last record. Only
-    account-regions in `fully_listed` can prove a disappearance: an incremental or failed read proves nothing.
+    `fresh` holds the records this run fetched (new or changed jobs); `listed` the ARNs that the full
+    listings of `fully_listed` account-regions returned, fetched or not. A job of those account-regions that
+    is not listed any more keeps its last record with listed=False; a tuning job stays listed while one of
+    its training jobs is. Only full listings prove a disappearance: an incremental or failed read proves
+    nothing. A job seen again keeps its `first_seen`.
     """
     fresh = fresh.drop_duplicates("job_arn", keep="last")
     first_seen = history.set_index("job_arn")["first_seen"]
@@ -27,10 +31,17 @@ def merge_history(
     if known.any():
         updated.loc[known, "first_seen"] = updated.loc[known, "job_arn"].map(first_seen)
 
+    # Rows read again are listed by definition; the others are listed when the full listing says so.
     kept = history[~history["job_arn"].isin(updated["job_arn"])].copy()
-    listed_scope = pd.MultiIndex.from_tuples(list(fully_listed) or [("", "")], names=["account_id", "region"])
-    in_scope = pd.MultiIndex.from_frame(kept[["account_id", "region"]]).isin(listed_scope)
-    kept.loc[in_scope, "listed"] = False
+    scope = pd.MultiIndex.from_tuples(list(fully_listed) or [("", "")], names=["account_id", "region"])
+    in_scope = pd.MultiIndex.from_frame(kept[["account_id", "region"]]).isin(scope)
+    tuning = (kept["job_kind"] == "tuning").to_numpy()
+    kept.loc[in_scope & ~tuning, "listed"] = kept.loc[in_scope & ~tuning, "job_arn"].isin(listed)
+    children = pd.concat([kept[~tuning], updated], ignore_index=True)
+    children = children[children["listed"].astype(bool) & (children["tuning_job_name"] != "")]
+    parents = pd.MultiIndex.from_frame(children[["account_id", "region", "tuning_job_name"]])
+    parent_listed = pd.MultiIndex.from_frame(kept[["account_id", "region", "job_name"]]).isin(parents)
+    kept.loc[in_scope & tuning, "listed"] = parent_listed[in_scope & tuning]
 
     parts = [frame for frame in (kept, updated) if not frame.empty]
     if not parts:

@@ -8,7 +8,7 @@ partition so files do not pile up week after week.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,6 +106,16 @@ def read_table(*, aws: AwsSession, config: AuditConfig, table: str) -> pd.DataFr
     if layout.newest:
         frame = frame.sort_values(layout.newest, kind="stable")
     return frame.drop_duplicates(list(layout.key), keep="last").reset_index(drop=True)
+
+
+def read_columns(*, aws: AwsSession, config: AuditConfig, table: str, columns: Sequence[str]) -> pd.DataFrame:
+    """The distinct values of some columns of a table (which jobs it holds): a fraction of a full read."""
+    _use_endpoint(aws)
+    path = _path(config, table)
+    if not wr.s3.list_objects(path, suffix=".parquet", boto3_session=aws.boto3_session):
+        return pd.DataFrame({name: pd.Series(dtype=str) for name in columns})
+    frame = wr.s3.read_parquet(path, dataset=True, columns=list(columns), boto3_session=aws.boto3_session)
+    return frame[list(columns)].drop_duplicates().reset_index(drop=True)
 
 
 def write_table(
