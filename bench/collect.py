@@ -4,7 +4,8 @@ Builds, in the embedded emulator, 20 accounts x 2 regions x 100 training jobs pl
 jobs, then injects a per-call latency far above the emulator's own (so that the figures measure isoaudit's
 call pattern, not moto) and some throttling, and measures in one run:
 
-- isoaudit's first full collection and a re-run with nothing new (API calls, wall time);
+- isoaudit's first full collection, a re-run with nothing new, and the periodic full listing with nothing
+  new (which lists every job and fetches none again) (API calls, wall time);
 - the bound: max(calls x latency / concurrency, longest chain of calls that must follow one another x
   latency), and wall / bound. The longest chain is discovery's (the OU tree, level by level), then one
   account's AssumeRole and DescribeRegions, then the 5,000-job listing: its newest page, its oldest page and
@@ -242,6 +243,15 @@ def main() -> None:
         )  # + AssumeRole and DescribeRegions per account
         rerun_new = sum(len(done.jobs) for done in rerun_audits)
 
+        # The periodic full listing, with nothing new: every job listed, none fetched again.
+        emulator.reset_counts()
+        relisting_config = config.model_copy(update={"full_listing_every_days": 0})
+        relisting_audits, _ = collect(relisting_config, at=NOW + timedelta(hours=4))
+        relisting_requests, relisting_throttled, _ = emulator.counts()
+        relisting_calls = relisting_requests - relisting_throttled
+        relisting_fetched = sum(len(done.jobs) for done in relisting_audits)
+        relisting_listed = sum(len(done.listed) for done in relisting_audits)
+
         # The naive way: exact call count, wall time from a sample at the same latency.
         naive_calls = sum(
             1 + math.ceil(count / PAGE) + 2 * count
@@ -288,6 +298,9 @@ def main() -> None:
         f"  calls / account-region {rerun_per_account_region:.2f}  (organization discovery excluded: {rerun_calls - rerun_collection_calls} calls once per run)"
     )
     print(f"  wall                   {rerun_wall:.2f} s")
+    print("isoaudit, periodic full listing with nothing new")
+    print(f"  jobs listed / fetched  {relisting_listed} / {relisting_fetched}")
+    print(f"  API calls              {relisting_calls} ({relisting_calls / jobs:.4f} per job)")
     print("common scanners (sequential list + describe + list tags per job)")
     print(f"  API calls              {naive_calls}  ({naive_calls / jobs:.2f} per job)")
     print(
