@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from isoaudit.aws import sagemaker, sts
 from isoaudit.aws.session import AwsSession
@@ -135,3 +137,25 @@ def test_the_emulator_filters_by_time_before_cutting_pages(thirteen_hundred_jobs
     listed = [summary["TrainingJobName"] for summary in page["TrainingJobSummaries"]]
     assert listed == names[:1_000:-1][:100]
     assert all(summary["CreationTime"] > after for summary in page["TrainingJobSummaries"])
+
+
+@given(
+    st.lists(st.integers(0, 10**9), min_size=1, max_size=100),
+    st.lists(st.integers(0, 10**9), min_size=1, max_size=100),
+)
+def test_slice_windows_cover_exactly_the_times_between_the_end_pages(
+    newest_seconds: list[int], oldest_seconds: list[int]
+) -> None:
+    newest = [NOW + timedelta(seconds=value) for value in newest_seconds]
+    oldest = [NOW + timedelta(seconds=value) for value in oldest_seconds]
+
+    windows = sagemaker.slice_windows(newest=newest, oldest=oldest)
+
+    low, high = max(oldest), min(newest)
+    if low > high:
+        assert windows == []  # the end pages overlap: nothing lies between them
+        return
+    assert 1 <= len(windows) <= sagemaker.MAX_SLICES
+    assert windows[0].start == low and windows[-1].end == high
+    assert all(left.end == right.start for left, right in itertools.pairwise(windows))
+    assert all(window.start <= window.end for window in windows)
