@@ -201,7 +201,8 @@ def test_incremental_rerun_reads_only_changes_and_a_full_listing_keeps_deleted_j
     # The full listing listed every job but fetched none: the history had them all, unchanged.
     full = coverage_of(audits).query("status == 'audited'")
     assert set(full["listing"]) == {"full"}
-    assert full["jobs_seen"].sum() == 0
+    assert sum(len(done.jobs) for done in audits) == 0
+    assert full["jobs_seen"].sum() == len(spec.jobs) - 1  # all but the deleted one
     assert full["api_calls"].max() <= 3  # Search, then the training and the processing lists side by side
     assert len(third.jobs) == len(spec.jobs)
     assert not jobs.loc[deleted, "listed"]

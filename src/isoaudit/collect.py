@@ -9,7 +9,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -48,7 +48,7 @@ class RegionPlan:
 
     full: bool = True
     since: datetime | None = None
-    known: frozenset[str] = frozenset()
+    known: frozenset[str] = field(default=frozenset(), repr=False)
 
     @property
     def listing(self) -> str:
@@ -205,7 +205,8 @@ def _audit_region(
         for kind, found in read.records.items()
     ]
     jobs = pd.concat(frames, ignore_index=True)
-    coverage.audited(region=region, jobs_seen=len(jobs), api_calls=counted.counter.count, plan=plan)
+    seen = len(read.listed | frozenset(jobs["job_arn"]))  # a full listing sees jobs it does not fetch again
+    coverage.audited(region=region, jobs_seen=seen, api_calls=counted.counter.count, plan=plan)
     return jobs, read.listed
 
 
