@@ -106,9 +106,10 @@ def weekly_audit(
     for future in as_completed(futures):
         audits.append(future.result())
         logger.info(
-            "collected %d/%d accounts, %d jobs seen, %d gaps",
+            "collected %d/%d accounts, %d jobs seen (%d new or changed), %d gaps",
             len(audits),
             len(futures),
+            sum(int(done.coverage["jobs_seen"].sum()) for done in audits),
             sum(len(done.jobs) for done in audits),
             sum(int((done.coverage["status"] == "failed").sum()) for done in audits),
         )
