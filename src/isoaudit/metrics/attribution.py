@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -45,54 +46,65 @@ def job_facts(jobs: pd.DataFrame, accounts: pd.DataFrame, *, config: AuditConfig
         raise ValueError(f"jobs: {int(jobs['creation_time'].isna().sum())} rows without creation_time")
 
     environments = _EnvironmentPatterns(config.environment_patterns)
-    tag_codes, tag_texts = codes(jobs["tags_json"])
-    job_tags = [_parse_tags(text) for text in tag_texts]
-    account_codes, account_ids = codes(jobs["account_id"])
-    defaults = _account_defaults(account_ids, accounts, config=config, environments=environments)
+    # The name stems, the longest part, are found by a worker thread while the other columns are derived
+    # here: Arrow and numpy work on millions of names, which runs without the GIL, on Arrow arrays taken
+    # from `jobs` beforehand (the worker touches no DataFrame).
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        stems = worker.submit(_name_stems, _text(jobs["job_name"]), _text(jobs["tuning_job_name"]))
+        tag_codes, tag_texts = codes(jobs["tags_json"])
+        job_tags = [_parse_tags(text) for text in tag_texts]
+        account_codes, account_ids = codes(jobs["account_id"])
+        defaults = _account_defaults(account_ids, accounts, config=config, environments=environments)
 
-    teams = _Labels([UNATTRIBUTED])
-    job_team = _lookup([teams.code(_first(tags, config.team_tag_keys)) for tags in job_tags], tag_codes)
-    account_team = _lookup(
-        [teams.code(team or UNATTRIBUTED) for team, _ in defaults],
-        account_codes,
-        missing=teams.code(UNATTRIBUTED),
-    )
-    team = np.where(job_team >= 0, job_team, account_team)
+        teams = _Labels([UNATTRIBUTED])
+        job_team = _lookup([teams.code(_first(tags, config.team_tag_keys)) for tags in job_tags], tag_codes)
+        account_team = _lookup(
+            [teams.code(team or UNATTRIBUTED) for team, _ in defaults],
+            account_codes,
+            missing=teams.code(UNATTRIBUTED),
+        )
+        team = np.where(job_team >= 0, job_team, account_team)
 
-    env_labels = _Labels(ENVIRONMENTS)
-    job_env = _lookup(
-        [env_labels.code(environments.first_tag(tags, config.environment_tag_keys)) for tags in job_tags],
-        tag_codes,
-    )
-    unknown = env_labels.code("unknown")
-    account_env = _lookup(
-        [env_labels.code(env or "unknown") for _, env in defaults], account_codes, missing=unknown
-    )
-    environment = np.where(job_env >= 0, job_env, account_env)
+        env_labels = _Labels(ENVIRONMENTS)
+        job_env = _lookup(
+            [env_labels.code(environments.first_tag(tags, config.environment_tag_keys)) for tags in job_tags],
+            tag_codes,
+        )
+        unknown = env_labels.code("unknown")
+        account_env = _lookup(
+            [env_labels.code(env or "unknown") for _, env in defaults], account_codes, missing=unknown
+        )
+        environment = np.where(job_env >= 0, job_env, account_env)
 
-    family = _families(jobs, job_tags, tag_codes, tag_key=config.family_tag_key)
-    region_codes, regions = codes(jobs["region"])
+        region_codes, regions = codes(jobs["region"])
+        created = micros(jobs["creation_time"])
+        compliant = jobs["network_isolation"].fillna(False).to_numpy(dtype=bool)
+        in_vpc = (jobs["vpc_subnet_ids"].notna() & (jobs["vpc_subnet_ids"] != "")).to_numpy(dtype=bool)
+        posture = (~compliant).astype(np.int8) * 2 + (~in_vpc).astype(np.int8)
+        failed = (jobs["status"] == "Failed").to_numpy(dtype=bool)
+        job_kind = pd.Categorical(jobs["job_kind"])
+        week = week_labels(jobs["creation_time"])
+        failure_class = classify_failures(jobs["failure_reason"], failed=failed)
 
-    created = micros(jobs["creation_time"])
-    compliant = jobs["network_isolation"].fillna(False).to_numpy(dtype=bool)
-    in_vpc = (jobs["vpc_subnet_ids"].notna() & (jobs["vpc_subnet_ids"] != "")).to_numpy(dtype=bool)
-    posture = (~compliant).astype(np.int8) * 2 + (~in_vpc).astype(np.int8)
-    failed = (jobs["status"] == "Failed").to_numpy(dtype=bool)
+        family_codes, family_names = _family_codes(
+            *stems.result(), job_tags, tag_codes, tag_key=config.family_tag_key
+        )
 
+    family = pd.Categorical.from_codes(family_codes, categories=family_names)
     history = family_history(
-        account=account_codes, region=region_codes, family=family.codes, created=created, compliant=compliant
+        account=account_codes, region=region_codes, family=family_codes, created=created, compliant=compliant
     )
     facts = jobs.assign(
         account_id=pd.Categorical.from_codes(account_codes, categories=account_ids),
         region=pd.Categorical.from_codes(region_codes, categories=regions),
-        job_kind=pd.Categorical(jobs["job_kind"]),
+        job_kind=job_kind,
         team=categorical(team, teams.names),
         environment=categorical(environment, env_labels.names),
         family=family,
         posture=categorical(posture, list(POSTURES)),
         compliant=compliant,
-        week=week_labels(jobs["creation_time"]),
-        failure_class=classify_failures(jobs["failure_reason"], failed=failed),
+        week=week,
+        failure_class=failure_class,
         violation=categorical(history.violation, list(VIOLATIONS)),
         remediated_at=from_micros(history.remediated_at),
         next_run_at=from_micros(history.next_run_at),
@@ -189,18 +201,38 @@ def _mapped_team(account_id: str, ou_path: str, mapping: Mapping[str, str]) -> s
     return best[1] if best else None
 
 
-def _families(
-    jobs: pd.DataFrame, job_tags: list[dict[str, str]], tag_codes: np.ndarray, *, tag_key: str | None
-) -> pd.Categorical:
-    """Family tag, else the name without the SDK timestamp, else the tuning job's name, else the name."""
+def _name_stems(
+    names: pa.Array | pa.ChunkedArray, tuning: pa.Array | pa.ChunkedArray
+) -> tuple[np.ndarray, pa.Array]:
+    """Each job's family as its name gives it: the name without the SDK timestamp, else the tuning job's
+    name, else the name. Codes (in order of first appearance) and the distinct stems (large strings);
+    `names` and `tuning` as _text gives them."""
+    # Batch by batch, so that the intermediate arrays of only one batch are held besides the stems.
+    batches = pa.Table.from_arrays([names, tuning], names=["name", "tuning"]).to_batches()
+    stems = pa.chunked_array([_batch_stems(*batch.columns) for batch in batches], type=pa.large_binary())
+    found, distinct = _factorize(stems)
+    return found, distinct.cast(pa.large_string())
+
+
+def _batch_stems(names: pa.Array, tuning: pa.Array) -> pa.Array:
+    """_name_stems' stems of one batch of jobs, as large binaries."""
     # Bytes, not text: slicing UTF-8 text walks every character, slicing bytes is a copy; the kept names
     # are valid UTF-8 (whole names, or names less an ASCII suffix).
-    names, tuning = (_text(jobs[name]).cast(pa.large_binary()) for name in ("job_name", "tuning_job_name"))
+    names, tuning = names.cast(pa.large_binary()), tuning.cast(pa.large_binary())
     suffixed = pa.array(sdk_suffixed(names))
     from_name = pc.if_else(suffixed, pc.binary_slice(names, 0, -_SDK_SUFFIX_LENGTH), names)
-    from_name = pc.if_else(pc.or_(suffixed, pc.equal(tuning, b"")), from_name, tuning)
-    found, distinct = _factorize(from_name)
-    stems = distinct.cast(pa.large_string())
+    return pc.if_else(pc.or_(suffixed, pc.equal(tuning, b"")), from_name, tuning)
+
+
+def _family_codes(
+    stem_codes: np.ndarray,
+    stems: pa.Array,
+    job_tags: list[dict[str, str]],
+    tag_codes: np.ndarray,
+    *,
+    tag_key: str | None,
+) -> tuple[np.ndarray, pd.Index]:
+    """Family tag, else the name stem (_name_stems): each job's code and the families (the categories)."""
     # Categories: the name stems in order of first appearance, then the tag-only families, sorted. The
     # tags are looked up with Arrow: a pandas index of hundreds of thousands of stems costs more to build
     # and probe than the whole lookup.
@@ -215,7 +247,7 @@ def _families(
     position.update((family, len(stems) + code) for code, family in enumerate(tag_only))
     categories = pd.Index(pd.array(stems, dtype=str)).append(pd.Index(tag_only, dtype=str))
     tag_family = _lookup([position[value] if value else -1 for value in tagged], tag_codes)
-    return pd.Categorical.from_codes(np.where(tag_family >= 0, tag_family, found), categories=categories)
+    return np.where(tag_family >= 0, tag_family, stem_codes), categories
 
 
 def _factorize(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:

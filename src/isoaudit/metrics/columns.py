@@ -10,13 +10,20 @@ NAT = np.iinfo(np.int64).min
 
 
 def micros(times: pd.Series) -> np.ndarray:
-    """UTC timestamps as int64 microseconds since the epoch; NaT becomes `NAT`."""
-    return pd.to_datetime(times, utc=True).dt.as_unit("us").array.asi8
+    """UTC timestamps as int64 microseconds since the epoch; NaT becomes `NAT`. Read-only: for time zone
+    aware microseconds (as JOBS and JOB_FACTS hold them) it is a view of the column, not a copy."""
+    if isinstance(times.dtype, pd.DatetimeTZDtype) and times.dtype.unit == "us":
+        values = times.array.asi8.view()  # aware timestamps are stored as UTC microseconds already
+    else:
+        values = pd.to_datetime(times, utc=True).dt.as_unit("us").array.asi8
+    values.flags.writeable = False
+    return values
 
 
 def from_micros(values: np.ndarray) -> pd.DatetimeIndex:
     """Inverse of `micros`."""
-    return pd.to_datetime(values, unit="us", utc=True).as_unit("us")
+    # The integers read as microsecond datetimes (NAT is NaT's value): no unit conversion, no parsing.
+    return pd.DatetimeIndex(np.asarray(values, dtype=np.int64).view("datetime64[us]"), tz="UTC")
 
 
 def codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:

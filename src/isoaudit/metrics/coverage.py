@@ -32,8 +32,11 @@ def latest_status(coverage: pd.DataFrame, *, weeks: Sequence[str]) -> pd.DataFra
 def account_audits(coverage: pd.DataFrame, *, weeks: Sequence[str]) -> pd.DataFrame:
     """Per (week, account_id): account-regions `audited` and `failed`, and whether the account is `stale`."""
     rows = latest_status(coverage, weeks=weeks)
+    # A grouped count, not pd.crosstab: the same table without crosstab's per-group Python aggregation.
     counts = (
-        pd.crosstab([rows["audit_week"], rows["account_id"]], rows["status"])
+        rows.groupby(["audit_week", "account_id", "status"])
+        .size()
+        .unstack("status", fill_value=0)
         .reindex(columns=["audited", "failed"], fill_value=0)
         .rename_axis(index=["week", "account_id"], columns=None)
         .reset_index()

@@ -79,7 +79,7 @@ def weekly_kpis(
     starts = np.array([week_start(week).value // 1000 for week in selected], dtype=np.int64)
     ends = starts + ONE_WEEK.value // 1000
     facts = with_history(facts)
-    week, job_class = _row_classes(facts, selected)
+    week_class = _row_classes(facts, selected)
     if every_episode is None:
         every_episode = every_episode_table(facts)
     episodes = every_episode.assign(org="org")
@@ -90,7 +90,7 @@ def weekly_kpis(
     for scope in KPI_SCOPES:
         column = _SCOPE_COLUMNS[scope]
         parts = [
-            _job_counts(facts, column=column, week=week, job_class=job_class, weeks=selected),
+            _job_counts(facts, column=column, week_class=week_class, weeks=selected),
             _closed(episodes, column=column, weeks=selected, starts=starts, ends=ends),
             _active(episodes["opened"], episodes["closed"], episodes[column], weeks=selected, ends=ends,
                     name="episodes_open"),
@@ -109,11 +109,9 @@ def weekly_kpis(
     return conform(result.sort_values(["week", "scope", "scope_value"], ignore_index=True), WEEKLY_KPIS)
 
 
-def _row_classes(facts: pd.DataFrame, weeks: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Per job: 1 + position of its week in `weeks` (0: another week) and its class (row of
-    _CLASS_MEASURES)."""
-    week = _positions(facts["week"], weeks, missing=-1)
-    week += 1
+def _row_classes(facts: pd.DataFrame, weeks: list[str]) -> np.ndarray:
+    """Per job: its week and class as one integer, week * classes + class, where week is 1 + the position
+    of its week in `weeks` (0: another week) and class its row of _CLASS_MEASURES."""
     # ((posture * violations + violation) * 2 + dependency) * 2 + production, in place.
     job_class = _positions(facts["posture"], POSTURES)
     job_class *= len(VIOLATIONS)
@@ -122,7 +120,11 @@ def _row_classes(facts: pd.DataFrame, weeks: list[str]) -> tuple[np.ndarray, np.
     job_class += facts["failure_class"].isin(_DEPENDENCY).to_numpy(dtype=bool)
     job_class *= 2
     job_class += (facts["environment"] == "production").to_numpy(dtype=bool)
-    return week, job_class
+    week = _positions(facts["week"], weeks, missing=-1)
+    week += 1
+    week *= len(_CLASS_MEASURES)
+    week += job_class
+    return week
 
 
 def _positions(values: pd.Series, labels: Sequence[str], *, missing: int = 0) -> np.ndarray:
@@ -135,19 +137,20 @@ def _positions(values: pd.Series, labels: Sequence[str], *, missing: int = 0) ->
 
 
 def _job_counts(
-    facts: pd.DataFrame, *, column: str, week: np.ndarray, job_class: np.ndarray, weeks: list[str]
+    facts: pd.DataFrame, *, column: str, week_class: np.ndarray, weeks: list[str]
 ) -> pd.DataFrame:
-    """_COUNTS per (week, scope value)."""
+    """_COUNTS per (week, scope value); `week_class` as _row_classes gives it."""
     value, labels = _labels(facts[column]) if column != "org" else (None, ["org"])
     classes = len(_CLASS_MEASURES)
-    bins = (len(weeks) + 1) * len(labels) * classes
-    # (week * labels + value) * classes + job class, in place; 32 bits whenever every key fits.
-    key = week.astype(np.int32 if bins < 2**31 else np.int64)
-    key *= len(labels)
+    per_value = (len(weeks) + 1) * classes
+    bins = len(labels) * per_value
+    # value * per_value + week_class, computed in place in the value's codes (a fresh array): the week and
+    # class part is shared by every scope, so each scope costs two passes over the jobs and a bincount.
+    key = week_class
     if value is not None:
-        key += value
-    key *= classes
-    key += job_class
+        key = value
+        key *= per_value
+        key += week_class
     if bins <= _DENSE_BINS:
         counts = np.bincount(key, minlength=bins)
         distinct = np.flatnonzero(counts)
@@ -155,8 +158,8 @@ def _job_counts(
     else:
         ids, distinct = pd.factorize(key)
         distinct, counts = np.asarray(distinct), np.bincount(ids)
-    group, job_class_ = np.divmod(distinct, classes)
-    week_, value_ = np.divmod(group, len(labels))
+    value_, week_class_ = np.divmod(distinct, per_value)
+    week_, job_class_ = np.divmod(week_class_, classes)
     kept = week_ > 0
     measures = counts[kept, None] * _CLASS_MEASURES[job_class_[kept]]
     index = pd.MultiIndex.from_arrays(
