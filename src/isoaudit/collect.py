@@ -234,19 +234,21 @@ def _read_region(aws: AwsSession, region: str, plan: RegionPlan) -> _RegionRead:
         listed_processing = processing.result()
 
     def to_fetch(summaries: dict[str, dict[str, Any]], kind: JobKind) -> list[str]:
+        """Of these listed jobs, those the history lacks or that changed since the watermark."""
         return [
             summary[kind.name_key]
             for arn, summary in summaries.items()
-            if arn not in training and (arn not in plan.known or _changed(summary, since))
+            if arn not in plan.known or _changed(summary, since)
         ]
 
+    unsearched = {arn: summary for arn, summary in listed_training.items() if arn not in training}
     training |= {
         record["TrainingJobArn"]: record
         for record in sagemaker.describe_jobs(
             aws=aws,
             region=region,
             kind=sagemaker.TRAINING,
-            names=to_fetch(listed_training, sagemaker.TRAINING),
+            names=to_fetch(unsearched, sagemaker.TRAINING),
         )
     }
     tuning_names = sorted(
