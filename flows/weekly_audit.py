@@ -18,7 +18,9 @@ from isoaudit.aws.organizations import Account
 from isoaudit.aws.session import AwsSession
 from isoaudit.collect import AccountAudit, AuditRun, audit_account
 from isoaudit.config import AuditConfig, load_config
+from isoaudit.delivery import Delivery, deliver
 from isoaudit.metrics.report import WeeklyReport, report_json
+from isoaudit.progress import current as current_progress
 
 
 # Tasks take live sessions and DataFrames: never cache or persist them (they may hold credentials).
@@ -68,9 +70,9 @@ def analyse(
 
 @task(cache_policy=NO_CACHE, persist_result=False)
 def alert_new_violations(
-    aws: AwsSession, config: AuditConfig, run: AuditRun, analysis: audit.Analysis
+    aws: AwsSession, config: AuditConfig, run: AuditRun, analysis: audit.Analysis, report_uri: str
 ) -> None:
-    message_id = audit.alert(aws=aws, config=config, run=run, analysis=analysis)
+    message_id = audit.alert(aws=aws, config=config, run=run, analysis=analysis, report_uri=report_uri)
     if message_id:
         get_run_logger().info("new violations: alert %s sent to %s", message_id, config.sns_topic_arn)
 
@@ -80,15 +82,35 @@ def publish_reports(aws: AwsSession, config: AuditConfig, analysis: audit.Analys
     return audit.publish(aws=aws, config=config, analysis=analysis)
 
 
+@task(cache_policy=NO_CACHE, persist_result=False)
+def deliver_reports(
+    aws: AwsSession,
+    config: AuditConfig,
+    run: AuditRun,
+    analysis: audit.Analysis,
+    workbook: Path,
+    resend: bool,
+) -> Delivery:
+    summary = {**report_json(analysis.weekly), "workbook": str(workbook)}
+    return deliver(
+        aws=aws, config=config, run=run, weekly=analysis.weekly, workbook=workbook, summary=summary,
+        resend=resend,
+    )  # fmt: skip
+
+
 @flow(
     name="weekly_audit",
     task_runner=ThreadPoolTaskRunner(max_workers=audit.ACCOUNT_WORKERS),
     persist_result=False,
 )
 def weekly_audit(
-    config_file: str | None = None, week: str | None = None, overrides: dict[str, Any] | None = None
+    config_file: str | None = None,
+    week: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    resend: bool = False,
 ) -> dict[str, Any]:
-    """Audit every account of the Organization for `week` (default: the last complete ISO week)."""
+    """Audit every account of the Organization for `week` (default: the last complete ISO week); email the
+    report to whoever has not received this week's yet (everyone again with `resend`)."""
     logger = get_run_logger()
     config = load_config(Path(config_file) if config_file else None, **(overrides or {}))
     run = audit.start_run(week=week)
@@ -103,24 +125,37 @@ def weekly_audit(
         for account in organization.accounts
     ]
     audits: list[AccountAudit] = []
+    progress = current_progress()
+    progress.started(accounts=len(futures))
     for future in as_completed(futures):
         audits.append(future.result())
+        jobs_seen = sum(int(done.coverage["jobs_seen"].sum()) for done in audits)
+        gaps = sum(int((done.coverage["status"] == "failed").sum()) for done in audits)
+        progress.collected(done=len(audits), jobs_seen=jobs_seen, gaps=gaps)
         logger.info(
             "collected %d/%d accounts, %d jobs seen (%d new or changed), %d gaps",
             len(audits),
             len(futures),
-            sum(int(done.coverage["jobs_seen"].sum()) for done in audits),
+            jobs_seen,
             sum(len(done.jobs) for done in audits),
-            sum(int((done.coverage["status"] == "failed").sum()) for done in audits),
+            gaps,
         )
+    progress.finished()
     policies = read_guardrails.submit(aws, organization.accounts)
     stored = store_lake(aws, config, run, organization.accounts, audits)
     analysis = analyse(config, run, stored, policies.result())
-    alert_new_violations(aws, config, run, analysis)
     workbook = publish_reports(aws, config, analysis)
+    delivery = deliver_reports(aws, config, run, analysis, workbook, resend)
+    alert_new_violations(aws, config, run, analysis, delivery.workbook_uri)
     _publish_artifacts(analysis.weekly, workbook)
-    logger.info("workbook written to %s", workbook)
-    return {**report_json(analysis.weekly), "workbook": str(workbook)}
+    logger.info("workbook written to %s, archived at %s", workbook, delivery.workbook_uri)
+    return {
+        **report_json(analysis.weekly),
+        "workbook": str(workbook),
+        "page": str(delivery.page),
+        "archive": {"workbook": delivery.workbook_uri, "summary": delivery.summary_uri},
+        "emails": delivery.emails,
+    }
 
 
 def _publish_artifacts(weekly: WeeklyReport, workbook: Path) -> None:

@@ -37,14 +37,20 @@ class Alert:
 
 
 def new_violations_message(
-    jobs: pd.DataFrame, *, run_started_at: datetime, top_offenders: int = 10, jobs_per_offender: int = 5
+    jobs: pd.DataFrame,
+    *,
+    run_started_at: datetime,
+    top_offenders: int = 10,
+    jobs_per_offender: int = 5,
+    report_uri: str | None = None,
 ) -> Alert | None:
     """The alert for the non-compliant jobs first seen by the run started at `run_started_at`; None when
     there are none.
 
     `jobs` holds job facts (isoaudit.schema.JOB_FACTS, or at least COLUMNS). The body gives the new
     violations by team, then the `top_offenders` team/account pairs with the most, each with up to
-    `jobs_per_offender` job names and console links. Job names and tags are AWS text, shown as text.
+    `jobs_per_offender` job names and console links, then where the week's report is (`report_uri`, the
+    workbook's S3 key). Job names and tags are AWS text, shown as text.
     """
     missing = [name for name in COLUMNS if name not in jobs.columns]
     if missing:
@@ -84,6 +90,8 @@ def new_violations_message(
             lines.append(f"    ... and {offender_count - jobs_per_offender} more")
     if len(offenders) > top_offenders:
         lines.append(f"  ... and {len(offenders) - top_offenders} more team / account pairs")
+    if report_uri:
+        lines += ["", f"The week's report (workbook): {report_uri}"]
     return Alert(subject=_subject(subject), message="\n".join(lines) + "\n", new_violations=count)
 
 

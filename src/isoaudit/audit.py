@@ -202,11 +202,16 @@ def analyse(
     return Analysis(tables=tables, weekly=weekly)
 
 
-def alert(*, aws: AwsSession, config: AuditConfig, run: AuditRun, analysis: Analysis) -> str | None:
-    """One SNS message when this run found violations no earlier run had seen; its id, or None."""
+def alert(
+    *, aws: AwsSession, config: AuditConfig, run: AuditRun, analysis: Analysis, report_uri: str | None = None
+) -> str | None:
+    """One SNS message when this run found violations no earlier run had seen; its id, or None. The message
+    names `report_uri`, the week's workbook in S3."""
     if not config.sns_topic_arn:
         return None
-    message = new_violations_message(analysis.tables.facts, run_started_at=run.started_at)
+    message = new_violations_message(
+        analysis.tables.facts, run_started_at=run.started_at, report_uri=report_uri
+    )
     if message is None:
         return None
     return sns.publish(

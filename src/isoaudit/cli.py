@@ -7,15 +7,16 @@ import json
 import logging
 import os
 import sys
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from isoaudit import progress
 from isoaudit.config import AuditConfig, ConfigError, load_config
 from isoaudit.guardrails import GUARDRAILS
 
 EXIT_CONFIG = 2
 EXIT_AWS = 1
+EXIT_ENVIRONMENT = 3
 EXIT_QUERY = 1
 
 DESCRIPTION = """\
@@ -25,6 +26,7 @@ who launched them, and how fast each team fixes them.
 
   isoaudit demo    run the whole weekly audit on an embedded AWS Organization (no AWS account needed)
   isoaudit run     audit your Organization (from its management or delegated-admin account)
+  isoaudit doctor  check every prerequisite of a run (credentials, roles, bucket, catalog, alerts, email)
   isoaudit guardrails   the audit role, the auditor's policy and the SCP in infra/; which accounts the
                         SCP covers
   isoaudit query   ask the local copy of the lake (reports/lake) in SQL, with the Athena views
@@ -37,6 +39,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="folder for the workbook and the local copy of the lake")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of the summary")
     parser.add_argument("-v", "--verbose", action="store_true", help="show Prefect's task-level logs")
+    parser.add_argument(
+        "--resend", action="store_true", help="email the week's report again, even to those who have it"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,6 +95,23 @@ def build_parser() -> argparse.ArgumentParser:
     guardrails.add_argument("--json", action="store_true", help="print the coverage as one JSON document")
     guardrails.add_argument("-v", "--verbose", action="store_true", help="show AWS client logs")
 
+    doctor = commands.add_parser(
+        "doctor",
+        help="check every prerequisite of a run before the first one",
+        description="Check, one by one, what a run needs and print ✓ or ✗ with the fix: the caller's "
+        "identity and Organizations read access, AssumeRole into the audit role (in a sample of accounts; "
+        "every account with --all), the bucket (a probe object written and deleted, with KMS when set), "
+        "the Glue database, the Athena workgroup and its output location, the SNS topic, and the SES "
+        "sender. Exit code 0 only when every check passes, 3 otherwise.",
+    )
+    doctor.add_argument("--config", type=Path, help="TOML configuration file (see isoaudit.example.toml)")
+    doctor.add_argument("--bucket", help="S3 bucket of the Parquet lake (overrides the config)")
+    doctor.add_argument(
+        "--endpoint-url", help="AWS-compatible endpoint for every service (an emulator); omit for AWS"
+    )
+    doctor.add_argument("--all", action="store_true", help="try the audit role in every account")
+    doctor.add_argument("-v", "--verbose", action="store_true", help="show AWS client logs")
+
     query = commands.add_parser(
         "query",
         help="ask the local copy of the lake in SQL (no AWS needed)",
@@ -130,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
             return _guardrails(args)
         if args.command == "query":
             return _query(args)
+        if args.command == "doctor":
+            return _doctor(args)
         return _demo(args)
     except ConfigError as exc:
         print(f"isoaudit: {exc}", file=sys.stderr)
@@ -159,14 +183,19 @@ def _run(args: argparse.Namespace) -> int:
     load_config(args.config, **overrides)  # validate before Prefect or AWS is touched
     from flows.weekly_audit import weekly_audit
 
-    result = weekly_audit(
-        config_file=str(args.config) if args.config else None, week=args.week, overrides=overrides
-    )
+    with progress.reporting(progress.for_terminal(as_json=args.json, interactive=sys.stdout.isatty())):
+        result = weekly_audit(
+            config_file=str(args.config) if args.config else None,
+            week=args.week,
+            overrides=overrides,
+            resend=args.resend,
+        )
     _print(result, as_json=args.json)
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from isoaudit.emulator.mail import demo_email, verify_sender
     from isoaudit.emulator.organization import build_organization, demo_spec
     from isoaudit.emulator.server import start_emulator
 
@@ -180,19 +209,28 @@ def _demo(args: argparse.Namespace) -> int:
         spec = demo_spec(seed=args.seed, weeks=args.weeks)
         log.info("building the demo organization: %d accounts, %d jobs", len(spec.accounts), len(spec.jobs))
         built = build_organization(endpoint_url=emulator.url, spec=spec)
+        # FinOps and every team lead receive the report through the emulator's SES.
+        email = demo_email(spec)
+        verify_sender(endpoint_url=emulator.url, sender=email["sender"])
         overrides = {
             "bucket": built.bucket,
             "endpoint_url": emulator.url,
             "role_name": spec.audit_role_name,
             "reports_dir": str(args.out or Path("reports")),
+            "email": email,
         }
         load_config(args.config, **overrides)
         from flows.weekly_audit import weekly_audit
 
         log.info("running the weekly audit against the emulator at %s", emulator.url)
-        result = weekly_audit(
-            config_file=str(args.config) if args.config else None, week=args.week, overrides=overrides
-        )
+        reporter = progress.for_terminal(as_json=args.json, interactive=sys.stdout.isatty())
+        with progress.reporting(reporter):
+            result = weekly_audit(
+                config_file=str(args.config) if args.config else None,
+                week=args.week,
+                overrides=overrides,
+                resend=args.resend,
+            )
     _print(result, as_json=args.json)
     return 0
 
@@ -262,6 +300,18 @@ def _scp_coverage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from isoaudit import doctor
+
+    config = load_config(args.config, bucket=args.bucket, endpoint_url=args.endpoint_url)
+    checks = doctor.run_checks(config, every_account=args.all)
+    for check in checks:
+        print(doctor.render(check))
+    failed = sum(not check.ok for check in checks)
+    print(f"\n{len(checks) - failed} of {len(checks)} checks passed" + ("" if failed else ": ready to run"))
+    return EXIT_ENVIRONMENT if failed else 0
+
+
 def _query(args: argparse.Namespace) -> int:
     from isoaudit import local_lake
 
@@ -313,14 +363,15 @@ def _print(result: dict[str, Any], *, as_json: bool) -> None:
     print(f"  open exposure         {org['episodes_open']} episodes ({org['episodes_dormant']} dormant)")
     print(f"  preventive coverage   {_pct(org['preventive_coverage'])} of member accounts under the SCP")
     print(f"  audit coverage        {_pct(org['audit_coverage'])}")
-    failed: dict[tuple[str, str, str], list[str]] = defaultdict(list)
-    for gap in result["gaps"]:
-        if gap["status"] == "failed":
-            failed[(gap["account"], gap["account_name"] or "", gap["reason"])].append(gap["region"])
-    for (account, name, reason), regions in sorted(failed.items()):
-        where = regions[0] if len(regions) == 1 else f"{len(regions)} regions"
-        print(f"  not audited: {account} {name} ({where}): {reason}")
-    print(f"\nworkbook: {result['workbook']}")
+    for gap in result["gap_groups"]:
+        name = gap["account_name"] or ""
+        print(f"  not audited: {gap['account']} {name} ({gap['where']}): {gap['reason']}")
+    print(f"\nworkbook: {result['workbook']} (archived at {result['archive']['workbook']})")
+    print(f"executive page: {result['page']}")
+    for sent in result["emails"]:
+        where = f", saved as {sent['outbox']}" if sent.get("outbox") else ""
+        why = f": {sent['reason']}" if sent.get("reason") else ""
+        print(f"email to {sent['audience']}: {sent['status']}{why}{where}")
 
 
 def _pct(value: float | None) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from botocore.session import get_session
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,6 +24,11 @@ BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # Names Athena takes unquoted; nothing else may reach a query or the catalog.
 GLUE_DATABASE = re.compile(r"^[a-z][a-z0-9_]{0,254}$")
 ATHENA_WORKGROUP = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# One plain address (local@domain.tld): no display name, no list, nothing a mail header could be split on.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL_ADDRESS = re.compile(rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]{{1,64}}@{_LABEL}(?:\.{_LABEL})+$")
+# SES refuses a message with more recipients than this.
+MAX_RECIPIENTS = 50
 
 
 def _known_regions() -> frozenset[str]:
@@ -43,6 +48,47 @@ _config_file: ContextVar[Path | None] = ContextVar("isoaudit_config_file", defau
 
 class ConfigError(ValueError):
     """A configuration value is wrong; the message names the field and what it expects."""
+
+
+def _addresses(value: list[str]) -> list[str]:
+    if len(value) > MAX_RECIPIENTS:
+        raise ValueError(f"at most {MAX_RECIPIENTS} addresses (SES's limit per message)")
+    for address in value:
+        if not EMAIL_ADDRESS.match(address):
+            raise ValueError(f"{address!r} is not an email address (expected e.g. finops@acme.example)")
+    return value
+
+
+class EmailConfig(BaseModel):
+    """Who receives the weekly report through Amazon SES ([email] in the TOML file)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sender: str = Field(description="Verified SES identity the messages are sent from")
+    finops: list[str] = Field(default_factory=list, description="Receive the organization's workbook")
+    teams: dict[str, list[str]] = Field(
+        default_factory=dict, description="Team -> addresses that receive the team's own slice"
+    )
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        return _addresses([value])[0]
+
+    @field_validator("finops")
+    @classmethod
+    def _finops(cls, value: list[str]) -> list[str]:
+        return _addresses(value)
+
+    @field_validator("teams")
+    @classmethod
+    def _teams(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for team, addresses in value.items():
+            try:
+                _addresses(addresses)
+            except ValueError as exc:
+                raise ValueError(f"{team}: {exc}") from None
+        return value
 
 
 class AuditConfig(BaseSettings):
@@ -100,6 +146,7 @@ class AuditConfig(BaseSettings):
 
     # Where alerts go.
     sns_topic_arn: str | None = Field(None, description="SNS topic that receives new-violation alerts")
+    email: EmailConfig | None = Field(None, description="Who receives the report by email; None: nobody")
 
     @field_validator("role_name", "bucket", "database", "athena_workgroup")
     @classmethod

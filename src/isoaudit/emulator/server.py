@@ -4,8 +4,15 @@ What the emulator adds to moto, as a WSGI middleware around moto's application:
 
 - STS AssumeRole is refused (HTTP 403, `AccessDenied`, STS's own wording) when the role does not exist in
   the target account, as on AWS; moto would hand out credentials for any role name. This is what makes an
-  account without the audit role a visible coverage gap. `OrganizationAccountAccessRole` is always
-  assumable: AWS Organizations creates it in every account it creates.
+  account without the audit role a visible coverage gap. It is refused the same way, with the same
+  message (STS does not say which), when the role's trust policy does not let the caller in: no Allow
+  statement for sts:AssumeRole whose AWS principal is "*", the caller's account (id or `:root`) or the
+  caller's own role, and whose `StringEquals` `sts:ExternalId`, if any, matches the request's ExternalId
+  (other conditions are not evaluated). `OrganizationAccountAccessRole` is always assumable: AWS
+  Organizations creates it in every account it creates.
+- `Faults.denied` answers chosen operations with AccessDenied in the service's own shape, as AWS does for
+  an identity whose policy lacks the action (moto enforces no IAM policy): what `isoaudit doctor` is
+  tested against.
 - Latency and throttling (`Faults`), changeable at any time, so a test can seed data quickly and slow or
   throttle the API afterwards. Throttling answers in each protocol's own shape, so botocore's retry logic
   recognises it as on AWS. `/moto-api` (reset, seed) is never delayed nor throttled.
@@ -42,7 +49,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 from urllib.request import Request, urlopen
 from xml.sax.saxutils import escape
 
@@ -81,6 +88,9 @@ class Faults:
     latency_seconds: float = 0.0
     throttle_rate: float = 0.0
     throttled_services: frozenset[str] | None = None
+    # (signing name, operation) answered AccessDenied, e.g. ("glue", "GetDatabase"); S3's operations are
+    # HTTP methods ("PUT", "DELETE").
+    denied: frozenset[tuple[str, str]] = frozenset()
     seed: int = 7
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)
     throttled: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -136,6 +146,7 @@ class _Middleware:
         self._key_locks: dict[tuple[str, str, str, str], threading.Lock] = {}
         self._cache_lock = threading.Lock()
         self._accounts: dict[str, str] = {}
+        self._arns: dict[str, str] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "").startswith("/moto-api"):
@@ -148,6 +159,8 @@ class _Middleware:
                 time.sleep(self._faults.latency_seconds)
             if throttle:
                 return _throttling_response(request, start_response)
+            if (request.service, request.operation) in self._faults.denied:
+                return _access_denied(request, start_response)
             return self._answer(environ, start_response, request)
 
     def _answer(
@@ -159,7 +172,7 @@ class _Middleware:
             if not request.operation.startswith(_READ_ONLY_PREFIXES):
                 forget_listings()
         if request.service == "sts" and request.operation == "AssumeRole":
-            denial = self._assume_role_denial(environ, request.form.get("RoleArn", ""))
+            denial = self._assume_role_denial(environ, request.form)
             if denial:
                 return _query_error(
                     start_response, status="403 Forbidden", code="AccessDenied", message=denial
@@ -252,30 +265,42 @@ class _Middleware:
             account = self._accounts[access_key] = _xml_text(body, "Account")
         return account
 
-    def _assume_role_denial(self, environ: dict[str, Any], role_arn: str) -> str | None:
-        """STS's refusal message when the role does not exist in its account, else None."""
+    def _assume_role_denial(self, environ: dict[str, Any], form: dict[str, str]) -> str | None:
+        """STS's refusal message when the role does not exist in its account or its trust policy does not
+        let the caller in, else None."""
+        role_arn = form.get("RoleArn", "")
         account_id, role_name = _split_role_arn(role_arn)
         if role_name == ALWAYS_ASSUMABLE_ROLE:
             return None
-        status, _ = self._call_moto(
+        status, body = self._call_moto(
             service="iam",
             action="GetRole",
             version="2010-05-08",
             params={"RoleName": role_name},
             headers={"x-moto-account-id": account_id},
         )
+        caller = self._caller_arn(environ.get("HTTP_AUTHORIZATION", "")) or "anonymous"
         if status == 200:
-            return None
-        # Ask moto who the caller is, with the caller's own signature, to word the refusal as STS does.
-        _, body = self._call_moto(
-            service="sts",
-            action="GetCallerIdentity",
-            version="2011-06-15",
-            params={},
-            headers={"Authorization": environ.get("HTTP_AUTHORIZATION", "")},
-        )
-        caller = _xml_text(body, "Arn") or "anonymous"
+            trust = json.loads(unquote(_xml_text(body, "AssumeRolePolicyDocument")) or "{}")
+            if _trusts(trust, caller_arn=caller, external_id=form.get("ExternalId")):
+                return None
         return f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+
+    def _caller_arn(self, authorization: str) -> str:
+        """The ARN of the credentials that signed a request, asked of moto with the caller's own signature
+        (once per access key)."""
+        access_key = authorization.split("Credential=")[-1].split("/")[0]
+        arn = self._arns.get(access_key)
+        if arn is None:
+            _, body = self._call_moto(
+                service="sts",
+                action="GetCallerIdentity",
+                version="2011-06-15",
+                params={},
+                headers={"Authorization": authorization},
+            )
+            arn = self._arns[access_key] = _xml_text(body, "Arn")
+        return arn
 
     def _call_moto(
         self, *, service: str, action: str, version: str, params: dict[str, str], headers: dict[str, str]
@@ -428,6 +453,35 @@ def _read_form(environ: dict[str, Any]) -> dict[str, str]:
     return {key: values[0] for key, values in parse_qs(body.decode()).items()}
 
 
+def _trusts(document: dict[str, Any], *, caller_arn: str, external_id: str | None) -> bool:
+    """Whether a role's trust policy lets `caller_arn` assume the role (see the module docstring)."""
+    caller_account = caller_arn.split(":")[4] if caller_arn.count(":") >= 5 else ""
+    # arn:aws:sts::<account>:assumed-role/<role>/<session> acts as arn:aws:iam::<account>:role/<role>.
+    role = caller_arn.split(":assumed-role/")[1].split("/")[0] if ":assumed-role/" in caller_arn else ""
+    caller_role = f"arn:aws:iam::{caller_account}:role/{role}" if role else ""
+    accepted = {"*", caller_account, f"arn:aws:iam::{caller_account}:root", caller_arn, caller_role} - {""}
+    statements = document.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        actions = _as_list(statement.get("Action"))
+        principal = statement.get("Principal", {})
+        principals = ["*"] if principal == "*" else _as_list(principal.get("AWS"))
+        required = statement.get("Condition", {}).get("StringEquals", {}).get("sts:ExternalId")
+        if (
+            statement.get("Effect") == "Allow"
+            and {"sts:AssumeRole", "sts:*", "*"} & set(actions)
+            and accepted & set(principals)
+            and (required is None or external_id in _as_list(required))
+        ):
+            return True
+    return False
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
 def _split_role_arn(role_arn: str) -> tuple[str, str]:
     """(account id, role name) of arn:aws:iam::<account>:role/<path/><name>; empty strings if malformed."""
     parts = role_arn.split(":", 5)
@@ -465,6 +519,29 @@ def _throttling_response(request: RequestInfo, start_response: Callable[..., Any
         content_type="application/x-amz-json-1.1",
         body=json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}),
         headers=[("x-amzn-ErrorType", "ThrottlingException")],
+    )
+
+
+def _access_denied(request: RequestInfo, start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """AccessDenied as the service's protocol spells it: what AWS answers when the caller's policy lacks
+    the action."""
+    message = f"User is not authorized to perform: {request.service}:{request.operation}"
+    if request.protocol == "query":
+        return _query_error(start_response, status="403 Forbidden", code="AccessDenied", message=message)
+    if request.service == "s3":
+        return _respond(
+            start_response,
+            status="403 Forbidden",
+            content_type="application/xml",
+            body="<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code>"
+            f"<Message>Access Denied</Message><RequestId>{_request_id()}</RequestId></Error>",
+        )
+    return _respond(
+        start_response,
+        status="400 Bad Request",
+        content_type="application/x-amz-json-1.1",
+        body=json.dumps({"__type": "AccessDeniedException", "message": message}),
+        headers=[("x-amzn-ErrorType", "AccessDeniedException")],
     )
 
 

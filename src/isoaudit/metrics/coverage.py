@@ -50,3 +50,37 @@ def audit_coverage(coverage: pd.DataFrame, *, week: str) -> float:
     audited = int((rows["status"] == "audited").sum())
     tried = audited + int((rows["status"] == "failed").sum())
     return 100 * audited / tried if tried else np.nan
+
+
+GAP_GROUP_COLUMNS = ("account_id", "account_name", "reason", "regions", "where", "audited_at")
+
+
+def gap_groups(rows: pd.DataFrame) -> pd.DataFrame:
+    """The failed account-regions of one run (COVERAGE rows, e.g. WeeklyReport.coverage), one row per
+    account and reason: an account that failed everywhere for one reason is one line, not one per region.
+
+    `regions` lists the regions (sorted); `where` says it for a reader: the region when there is one,
+    "all 20 regions" when the account failed in every region in scope (audited or failed), else
+    "3 regions". `audited_at` is the latest attempt. Sorted by account id, then reason.
+    """
+    in_scope = rows.loc[rows["status"].isin(["audited", "failed"])].groupby("account_id")["region"].nunique()
+    failed = rows.loc[rows["status"] == "failed"]
+    if failed.empty:
+        return pd.DataFrame({column: pd.Series(dtype=object) for column in GAP_GROUP_COLUMNS})
+    grouped = (
+        failed.assign(reason=failed["reason"].fillna(""), account_name=failed["account_name"].fillna(""))
+        .groupby(["account_id", "reason"], sort=True)
+        .agg(
+            account_name=("account_name", "last"),
+            regions=("region", lambda regions: tuple(sorted(set(regions)))),
+            audited_at=("audited_at", "max"),
+        )
+        .reset_index()
+    )
+    counts = grouped["regions"].map(len)
+    everywhere = counts == grouped["account_id"].map(in_scope)
+    grouped["where"] = [
+        regions[0] if count == 1 else f"all {count} regions" if whole else f"{count} regions"
+        for regions, count, whole in zip(grouped["regions"], counts, everywhere, strict=True)
+    ]
+    return grouped[list(GAP_GROUP_COLUMNS)]

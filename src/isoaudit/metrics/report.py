@@ -12,7 +12,7 @@ import pandas as pd
 
 from isoaudit.config import AuditConfig
 from isoaudit.metrics.attribution import job_facts
-from isoaudit.metrics.coverage import audit_coverage, latest_status
+from isoaudit.metrics.coverage import audit_coverage, gap_groups, latest_status
 from isoaudit.metrics.episodes import every_episode_table, exposure_episodes
 from isoaudit.metrics.kpis import weekly_kpis
 from isoaudit.metrics.preventive import PREVENTIVE_COLUMNS, preventive_rate
@@ -54,6 +54,8 @@ class WeeklyReport:
     - failure_causes: failed jobs of the week by team, failure_class and network_isolation, column `jobs`.
     - coverage: COVERAGE rows of the run for the week (the latest row of each account-region).
     - preventive: one row per member account: account_id, account_name, covered (bool), policies (str).
+    - audience: None for the organization's report, else the team whose slice this is (see
+      isoaudit.publish.team_slice).
     """
 
     week: str
@@ -73,6 +75,7 @@ class WeeklyReport:
     failure_causes: pd.DataFrame
     coverage: pd.DataFrame
     preventive: pd.DataFrame
+    audience: str | None = None
 
 
 @dataclass(frozen=True)
@@ -205,8 +208,9 @@ def console_url(*, region: str, job_kind: str, job_name: str) -> str:
 
 
 def report_json(report: WeeklyReport) -> dict[str, Any]:
-    """The report as JSON-safe data: period, generated_at, org, previous_org, teams, trend and gaps
-    (NaN becomes null, timestamps ISO 8601)."""
+    """The report as JSON-safe data: period, generated_at, org, previous_org, teams, trend, gaps (one per
+    account-region not audited) and gap_groups (the failed ones, one per account and reason: see
+    `gap_groups`); NaN becomes null, timestamps ISO 8601."""
     org_keys = [*_MEASURES, "preventive_coverage", "audit_coverage"]
     gaps = report.coverage.loc[report.coverage["status"] != "audited"]
     return {
@@ -233,6 +237,16 @@ def report_json(report: WeeklyReport) -> dict[str, Any]:
         "gaps": [
             {key: _json(row[column]) for key, column in _GAP_KEYS.items()}
             for row in gaps.sort_values(["account_id", "region"]).to_dict("records")
+        ],
+        "gap_groups": [
+            {
+                "account": row["account_id"],
+                "account_name": row["account_name"] or None,
+                "where": row["where"],
+                "regions": list(row["regions"]),
+                "reason": row["reason"],
+            }
+            for row in gap_groups(report.coverage).to_dict("records")
         ],
     }
 

@@ -13,6 +13,7 @@ from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
 from openpyxl.worksheet.worksheet import Worksheet
 
+from isoaudit.metrics.coverage import gap_groups
 from isoaudit.metrics.failures import FAILURE_CLASSES
 from isoaudit.metrics.report import WeeklyReport
 from isoaudit.publish.excel_cells import (
@@ -136,7 +137,14 @@ FAILURE_CLASS_COLUMNS = (
 COVERAGE_COLUMNS = (
     Column("Account id", "account_id", Kind.TEXT, AUDIT["account_id"], 15),
     Column("Account name", "account_name", Kind.TEXT, AUDIT["account_name"], 24),
-    Column("Region", "region", Kind.TEXT, AUDIT["region"], 14),
+    Column(
+        "Region",
+        "region",
+        Kind.TEXT,
+        f"{AUDIT['region']}. The failed regions of an account are one row per reason: the region, or "
+        "how many (all 20 regions: every region in scope)",
+        14,
+    ),
     Column("Status", "status", Kind.TEXT, AUDIT["status"], 10),
     Column("Reason", "reason", Kind.TEXT, AUDIT["reason"], 50, wrap=True),
     Column("Listing", "listing", Kind.TEXT, AUDIT["listing"], 11),
@@ -338,7 +346,10 @@ def _write_failure_causes(sheet: Worksheet, *, report: WeeklyReport) -> None:
 
 
 def _write_coverage(sheet: Worksheet, *, report: WeeklyReport) -> None:
-    coverage = report.coverage
+    # An account that failed everywhere for one reason is one row, as on the Summary and in the CLI.
+    failed = gap_groups(report.coverage).assign(status="failed", region=lambda frame: frame["where"])
+    reached = report.coverage[report.coverage["status"] != "failed"]
+    coverage = pd.concat([failed, reached], ignore_index=True) if not failed.empty else reached
     ordered = coverage.assign(
         status_rank=coverage["status"].map(COVERAGE_STATUS_ORDER).fillna(len(COVERAGE_STATUS_ORDER))
     ).sort_values(["status_rank", "account_id", "region"])

@@ -11,6 +11,7 @@ from openpyxl.chart import LineChart, Reference
 from openpyxl.styles import Alignment
 from openpyxl.worksheet.worksheet import Worksheet
 
+from isoaudit.metrics.coverage import gap_groups
 from isoaudit.metrics.report import WeeklyReport
 from isoaudit.publish.excel_cells import (
     BAD_COLOR,
@@ -126,7 +127,13 @@ AUDIT = descriptions(COVERAGE)
 GAP_COLUMNS = (
     Column("Account name", "account_name", Kind.TEXT, AUDIT["account_name"], COLUMN_WIDTHS["A"]),
     Column("Account id", "account_id", Kind.TEXT, AUDIT["account_id"], COLUMN_WIDTHS["B"]),
-    Column("Region", "region", Kind.TEXT, AUDIT["region"], COLUMN_WIDTHS["C"]),
+    Column(
+        "Regions",
+        "where",
+        Kind.TEXT,
+        "The region that failed, or how many did (all: every region in scope) for the same reason",
+        COLUMN_WIDTHS["C"],
+    ),
     Column("Status", "status", Kind.TEXT, AUDIT["status"], COLUMN_WIDTHS["D"]),
     Column("Reason", "reason", Kind.TEXT, AUDIT["reason"], COLUMN_WIDTHS["E"]),
 )
@@ -172,7 +179,8 @@ def _period_text(report: WeeklyReport) -> str:
 
 def write_summary(sheet: Worksheet, *, report: WeeklyReport) -> None:
     sheet.sheet_view.showGridLines = False
-    write_text(sheet["A1"], f"SageMaker network isolation · week {report.week}")
+    team = f" · team {report.audience}" if report.audience else ""
+    write_text(sheet["A1"], f"SageMaker network isolation · week {report.week}{team}")
     sheet["A1"].font = TITLE_FONT
     write_text(sheet["A2"], _period_text(report))
     sheet["A2"].font = NOTE_FONT
@@ -341,7 +349,8 @@ def _write_audit_coverage(sheet: Worksheet, *, report: WeeklyReport, first_row: 
         f"of {len(report.coverage)} account-regions. "
         "A gap is never counted as compliant.",
     )
-    gaps = report.coverage[report.coverage["status"] == "failed"].sort_values(["account_id", "region"])
+    # One row per account and reason (the CLI prints the same grouping).
+    gaps = gap_groups(report.coverage).assign(status="failed")
     shown = gaps.head(MAX_SUMMARY_GAPS)
     area = write_table(
         sheet,
