@@ -27,6 +27,8 @@ from tests.report_factory import (
     ACCOUNT_NAMES,
     FAILURES,
     GENERATED_AT,
+    LEGACY,
+    SANDBOX,
     WEEK,
     build_report,
     kpi_row,
@@ -221,12 +223,11 @@ def test_summary_shows_audit_coverage_counts_and_names_the_gaps(
     section = row_of(summary, "Audit coverage: what could not be audited")
     assert summary.cell(row=section + 1, column=1).value.startswith("4 audited · 2 failed · 1 skipped")
     gaps = read_table(summary, header_row=section + 2)
-    failed = report.coverage[report.coverage["status"] == "failed"]
-    assert sorted((row["Account id"], row["Region"]) for row in gaps) == sorted(
-        zip(failed["account_id"], failed["region"], strict=True)
-    )
-    assert {row["Account name"] for row in gaps} == {"legacy-data"}
-    assert all(row["Reason"].startswith("AccessDenied") for row in gaps)
+    # legacy-data failed in both of its regions for one reason: one row, as the CLI prints it.
+    assert [(row["Account name"], row["Account id"], row["Regions"]) for row in gaps] == [
+        ("legacy-data", LEGACY, "all 2 regions")
+    ]
+    assert gaps[0]["Reason"] == "AccessDenied: not authorized to perform sts:AssumeRole"
 
 
 def test_summary_prints_landscape_on_one_page(workbook: Workbook) -> None:
@@ -370,8 +371,10 @@ def test_coverage_sheet_lists_gaps_first_and_preventive_coverage(
 ) -> None:
     sheet = workbook["Coverage"]
     rows = read_table(sheet)
-    assert len(rows) == len(report.coverage)
-    assert [row["Status"] for row in rows] == ["failed", "failed", "skipped"] + ["audited"] * 4
+    # The account that failed in both regions for one reason is one row.
+    assert len(rows) == len(report.coverage) - 1
+    assert [row["Status"] for row in rows] == ["failed", "skipped"] + ["audited"] * 4
+    assert (rows[0]["Account id"], rows[0]["Region"]) == (LEGACY, "all 2 regions")
     assert rows[0]["Reason"] == "AccessDenied: not authorized to perform sts:AssumeRole"
     assert rows[0]["Audited at (UTC)"] == naive(report.coverage["audited_at"].iloc[0])
 
@@ -385,6 +388,27 @@ def test_coverage_sheet_lists_gaps_first_and_preventive_coverage(
         )
     }
     assert [row["Covered by SCP"] for row in preventive][:2] == ["no", "no"]
+
+
+def test_gaps_are_grouped_by_account_and_reason_only_when_they_share_one(
+    report: WeeklyReport, tmp_path: Path
+) -> None:
+    coverage = report.coverage.copy()
+    legacy_east = (coverage["account_id"] == LEGACY) & (coverage["region"] == "us-east-1")
+    coverage.loc[legacy_east, "reason"] = "ListTrainingJobs: ThrottlingException: Rate exceeded"
+    sandbox = coverage[coverage["account_id"] == SANDBOX].assign(
+        region="eu-west-1", status="failed", reason="Search: AccessDeniedException: no"
+    )
+    coverage = pd.concat([coverage, sandbox], ignore_index=True)
+    book = load_workbook(
+        write_workbook(dataclasses.replace(report, coverage=coverage), path=tmp_path / "gaps.xlsx")
+    )
+    failed = [row for row in read_table(book["Coverage"]) if row["Status"] == "failed"]
+    assert [(row["Account id"], row["Region"]) for row in failed] == [
+        (SANDBOX, "eu-west-1"),  # one region failed out of two audited or failed
+        (LEGACY, "eu-west-1"),  # two reasons: one row each
+        (LEGACY, "us-east-1"),
+    ]
 
 
 def test_methodology_explains_every_number_and_every_column(workbook: Workbook) -> None:
@@ -548,8 +572,11 @@ def crowded_report(report: WeeklyReport) -> WeeklyReport:
         ),
         WEEKLY_KPIS,
     )
+    # 30 more accounts that could not be read (gaps are shown one per account and reason).
     gaps = pd.concat([report.coverage.iloc[[-1]]] * 30, ignore_index=True).assign(
-        region=[f"region-{n}" for n in range(30)], reason="AccessDenied " * 30
+        account_id=[f"5555555555{n:02d}" for n in range(30)],
+        account_name=[f"account-{n:02d}" for n in range(30)],
+        reason="AccessDenied " * 30,
     )
     weeks = pd.concat([report.trend] * 9, ignore_index=True).head(52)
     return dataclasses.replace(
@@ -569,7 +596,7 @@ def test_a_crowded_summary_keeps_to_its_page_and_points_to_the_detail(
     section = row_of(summary, "Audit coverage: what could not be audited")
     gaps = read_table(summary, header_row=section + 2)
     assert len(gaps) == 11  # ten gaps, then the pointer to the rest
-    assert gaps[-1]["Account name"] == "… and 22 more gaps: see the Coverage sheet."
+    assert gaps[-1]["Account name"] == "… and 21 more gaps: see the Coverage sheet."
     assert all(len(row["Reason"]) <= 80 for row in gaps[:-1])
     assert gaps[-2]["Reason"].endswith("…")
 
