@@ -42,8 +42,10 @@ class Check:
 
 def render(check: Check) -> str:
     """✓ or ✗, the check and what was found; the fix on the next line. Text from AWS is shown inert."""
-    line = f"{'✓' if check.ok else '✗'} {check.name}: {_CONTROL.sub('?', check.detail)}"
-    return line if check.ok or not check.fix else f"{line}\n    fix: {_CONTROL.sub('?', check.fix)}"
+    line = f"{'✓' if check.ok else '✗'} {check.name}: {check.detail}"
+    if not check.ok and check.fix:
+        line = f"{line}\n    fix: {check.fix}"
+    return "\n".join(_CONTROL.sub("?", part) for part in line.split("\n"))
 
 
 def run_checks(config: AuditConfig, *, every_account: bool = False) -> list[Check]:
@@ -230,7 +232,8 @@ def _athena(aws: AwsSession, config: AuditConfig) -> Check:
     reason, workgroup = _attempt(lambda: preflight.athena_workgroup(aws=aws, name=config.athena_workgroup))
     if workgroup is None:
         fix = f"{POLICY_FIX} (AthenaWorkgroup={config.athena_workgroup})"
-        if _code(reason) == "InvalidRequestException":
+        if not reason or _code(reason) == "InvalidRequestException":
+            reason = reason or "no such workgroup"
             fix = (
                 f"create it (aws athena create-work-group --name {config.athena_workgroup}) or set "
                 "athena_workgroup to an existing one"
@@ -278,16 +281,27 @@ def _topic(aws: AwsSession, topic_arn: str, *, caller_account: str) -> Check:
     return Check(name, True, "exists and accepts this account's messages (nothing published)")
 
 
+# Condition keys whose value is an account id: the only conditions the topic check evaluates.
+ACCOUNT_CONDITION_KEYS = {"aws:sourceowner", "aws:sourceaccount", "aws:principalaccount"}
+
+
 def _policy_lets_publish(policy: str | None, account: str) -> bool:
+    """Whether a topic's access policy lets `account` publish. A statement with another condition than an
+    account test is not counted: what it allows cannot be told from here."""
     statements = json.loads(policy or "{}").get("Statement", [])
     for statement in statements if isinstance(statements, list) else [statements]:
         principal = statement.get("Principal", {})
         principals = ["*"] if principal == "*" else _as_list(principal.get("AWS"))
         actions = {action.lower() for action in _as_list(statement.get("Action"))}
+        conditions = statement.get("Condition", {})
+        tests = {key.lower(): _as_list(value) for key, value in conditions.get("StringEquals", {}).items()}
         if (
             statement.get("Effect") == "Allow"
             and actions & {"sns:publish", "sns:*", "*"}
             and {"*", account, f"arn:aws:iam::{account}:root"} & set(principals)
+            and set(conditions) <= {"StringEquals"}
+            and set(tests) <= ACCOUNT_CONDITION_KEYS
+            and all(account in values for values in tests.values())
         ):
             return True
     return False

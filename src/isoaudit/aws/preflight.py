@@ -22,8 +22,10 @@ def glue_database(*, aws: AwsSession, name: str) -> dict[str, Any]:
     return aws.client("glue").get_database(Name=name)["Database"]
 
 
-def athena_workgroup(*, aws: AwsSession, name: str) -> dict[str, Any]:
-    return aws.client("athena").get_work_group(WorkGroup=name)["WorkGroup"]
+def athena_workgroup(*, aws: AwsSession, name: str) -> dict[str, Any] | None:
+    """The workgroup; None when there is none of that name (AWS raises InvalidRequestException instead;
+    moto answers an empty document)."""
+    return aws.client("athena").get_work_group(WorkGroup=name).get("WorkGroup")
 
 
 def bucket_exists(*, aws: AwsSession, bucket: str) -> None:

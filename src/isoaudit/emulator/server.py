@@ -10,6 +10,8 @@ What the emulator adds to moto, as a WSGI middleware around moto's application:
   caller's own role, and whose `StringEquals` `sts:ExternalId`, if any, matches the request's ExternalId
   (other conditions are not evaluated). `OrganizationAccountAccessRole` is always assumable: AWS
   Organizations creates it in every account it creates.
+- An S3 write encrypted with a KMS key that does not exist is refused (`KMS.NotFoundException`), as on
+  AWS; moto stores it.
 - `Faults.denied` answers chosen operations with AccessDenied in the service's own shape, as AWS does for
   an identity whose policy lacks the action (moto enforces no IAM policy): what `isoaudit doctor` is
   tested against.
@@ -53,6 +55,7 @@ from urllib.parse import parse_qs, unquote
 from urllib.request import Request, urlopen
 from xml.sax.saxutils import escape
 
+from moto.kms.models import kms_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
@@ -171,6 +174,16 @@ class _Middleware:
                 return self._listing(environ, start_response, request)
             if not request.operation.startswith(_READ_ONLY_PREFIXES):
                 forget_listings()
+        kms_key = environ.get("HTTP_X_AMZ_SERVER_SIDE_ENCRYPTION_AWS_KMS_KEY_ID")
+        if request.service == "s3" and kms_key and not self._kms_key_exists(environ, request, kms_key):
+            return _respond(
+                start_response,
+                status="400 Bad Request",
+                content_type="application/xml",
+                body="<?xml version='1.0' encoding='UTF-8'?><Error><Code>KMS.NotFoundException</Code>"
+                f"<Message>Key '{escape(kms_key)}' does not exist</Message>"
+                f"<RequestId>{_request_id()}</RequestId></Error>",
+            )
         if request.service == "sts" and request.operation == "AssumeRole":
             denial = self._assume_role_denial(environ, request.form)
             if denial:
@@ -285,6 +298,21 @@ class _Middleware:
             if _trusts(trust, caller_arn=caller, external_id=form.get("ExternalId")):
                 return None
         return f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+
+    def _kms_key_exists(self, environ: dict[str, Any], request: RequestInfo, key: str) -> bool:
+        """Whether a key id, key ARN, alias or alias ARN names a key of moto's KMS (the ARN's account and
+        region, else the caller's)."""
+        parts = key.split(":")
+        if key.startswith("arn:") and len(parts) == 6:
+            account, region = parts[4], parts[3]
+        else:
+            account, region = self._caller_account(environ.get("HTTP_AUTHORIZATION", "")), request.region
+        backend = kms_backends[account][region]
+        name = backend.get_alias_name(key)
+        if name.startswith("alias/"):
+            target = backend.get_key_id_from_alias(name)
+            return target is not None and backend.get_key_id(target) in backend.keys
+        return backend.get_key_id(key) in backend.keys
 
     def _caller_arn(self, authorization: str) -> str:
         """The ARN of the credentials that signed a request, asked of moto with the caller's own signature
