@@ -40,6 +40,24 @@ def test_environment_overrides_the_file_and_the_command_line_overrides_both(monk
         ('bucket = "Not_A_Bucket"\n', "bucket", "S3 bucket name"),
         ('bucket = "b-ok"\nconcurrency = 0\n', "concurrency", "greater than or equal to 1"),
         ('bucket = "b-ok"\nexclude_accounts = ["12"]\n', "exclude_accounts", "12-digit"),
+        (
+            'bucket = "b-ok"\n[email]\nsender = "isoaudit"\n',
+            "email.sender",
+            "'isoaudit' is not an email address",
+        ),
+        ('bucket = "b-ok"\n[email]\nfinops = ["a@b.example"]\n', "email.sender", "required"),
+        (
+            'bucket = "b-ok"\n[email]\nsender = "i@acme.example"\nfinops = ["ops@acme.example", "cfo@"]\n',
+            "email.finops",
+            "'cfo@' is not an email address",
+        ),
+        (
+            'bucket = "b-ok"\n[email]\nsender = "i@acme.example"\n[email.teams]\n'
+            'fraud-ml = ["lead@acme.example\\nBcc: all@acme.example"]\n',
+            "email.teams",
+            "fraud-ml: 'lead@acme.example\\nBcc: all@acme.example' is not an email address",
+        ),
+        ('bucket = "b-ok"\n[email]\nsender = "i@acme.example"\nto = []\n', "email.to", "unknown field"),
     ],
 )
 def test_a_mistake_names_the_field_and_what_is_expected(tmp_path, content, field, expected) -> None:
@@ -67,3 +85,26 @@ def test_cli_exits_2_with_one_line_and_makes_no_aws_call(monkeypatch, capsys, tm
     assert "role_name: must not be empty" in errors[1]
     assert "bucket: required" in errors[2]
     assert calls == []
+
+
+def test_email_section_reads_the_sender_finops_and_each_team(tmp_path) -> None:
+    path = tmp_path / "isoaudit.toml"
+    path.write_text(
+        'bucket = "b-ok"\n[email]\nsender = "isoaudit@acme.example"\nfinops = ["finops@acme.example"]\n'
+        '[email.teams]\nfraud-ml = ["fraud-lead@acme.example", "fraud-oncall@acme.example"]\n'
+    )
+    email = load_config(path).email
+    assert email is not None
+    assert (email.sender, email.finops) == ("isoaudit@acme.example", ["finops@acme.example"])
+    assert email.teams == {"fraud-ml": ["fraud-lead@acme.example", "fraud-oncall@acme.example"]}
+    assert load_config(None, bucket="b-ok").email is None
+
+
+def test_cli_names_the_bad_address_field_and_exits_2(capsys, tmp_path) -> None:
+    path = tmp_path / "isoaudit.toml"
+    path.write_text('bucket = "b-ok"\n[email]\nsender = "i@acme.example"\nfinops = ["finops at acme"]\n')
+    assert main(["run", "--config", str(path)]) == EXIT_CONFIG
+    (error,) = capsys.readouterr().err.strip().splitlines()
+    assert error.endswith(
+        "email.finops: 'finops at acme' is not an email address (expected e.g. finops@acme.example)"
+    )
