@@ -2,18 +2,21 @@
 
 The templates are linted by cfn-lint, then resolved for given parameters (Ref, Fn::Sub, Fn::If and the
 conditions) and checked as IAM would read them. The permissions are then cross-checked against what isoaudit
-really calls: a collection and a lake write run against the emulator, every call is recorded (member
+really calls: a collection, a lake write, the report's delivery (archive, emails) and `isoaudit doctor` run
+against the emulator, every call is recorded (member
 accounts: the emulator's own request count; auditing account: a botocore `before-call` hook on its
 session, inherited by every client built from it), mapped to its IAM action, and must be allowed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ import pytest
 from cfnlint.api import lint, lint_file
 from cfnlint.decode import cfn_yaml
 
+from isoaudit import delivery, doctor
 from isoaudit.aws import ec2, lake, organizations, sns
 from isoaudit.aws.session import AwsSession
 from isoaudit.aws.sts import assume_role, role_arn
@@ -29,8 +33,11 @@ from isoaudit.collect import AuditRun, audit_account
 from isoaudit.config import load_config
 from isoaudit.emulator import AccountSpec, JobSpec, OrganizationSpec, build_organization
 from isoaudit.emulator.history import launched_by_tuning_job
+from isoaudit.emulator.mail import verify_sender
 from isoaudit.emulator.organization import EXECUTION_ROLE, ORGANIZATION_ACCESS_ROLE
 from isoaudit.guardrails import read_preventive_coverage
+from isoaudit.publish.excel import write_workbook
+from tests.report_factory import build_report
 
 INFRA = Path(__file__).resolve().parents[1] / "infra"
 AUDIT_ROLE = INFRA / "audit-role.yaml"
@@ -138,7 +145,9 @@ def role_actions() -> set[str]:
 
 
 def auditor_policy(**parameters: Any) -> dict[str, Any]:
-    properties = resolved(AUDITOR_POLICY, LakeBucket="acme-isoaudit-lake", **parameters)["AuditorPolicy"]
+    properties = resolved(AUDITOR_POLICY, **{"LakeBucket": "acme-isoaudit-lake", **parameters})[
+        "AuditorPolicy"
+    ]
     return properties["Properties"]
 
 
@@ -297,6 +306,7 @@ class CallRecorder:
 class RecordedCalls:
     member: set[str]  # IAM actions called in the member account
     auditor: set[str]  # IAM actions called by the auditing account
+    report_keys: list[str]  # S3 keys the delivery and the doctor wrote
 
 
 JOB_TIME = datetime(2026, 11, 18, 10, tzinfo=UTC)
@@ -304,7 +314,7 @@ TUNING_JOB = "churn-hpo-2026-11-18"
 
 
 @pytest.fixture(scope="module")
-def recorded_calls(emulator) -> RecordedCalls:
+def recorded_calls(emulator, tmp_path_factory) -> RecordedCalls:
     emulator.reset()
     spec = OrganizationSpec(
         accounts=(AccountSpec("member", "ml-member", "/Workloads", {"team": "fraud"}),),
@@ -366,11 +376,50 @@ def recorded_calls(emulator) -> RecordedCalls:
         )
         lake.write_table(aws=auditor, config=config, table="coverage", frame=audited.coverage)
     sns.publish(aws=auditor, topic_arn=topic_arn, subject="isoaudit test", message="one alert")
+    reports_dir = tmp_path_factory.mktemp("reports")
+    report_keys = _deliver_and_check(
+        auditor,
+        config=config.model_copy(update={"reports_dir": reports_dir}),
+        run=run,
+        topic_arn=topic_arn,
+        emulator=emulator,
+    )
 
     return RecordedCalls(
         member={iam_action(*call) for call in server_calls - auditor_calls_meanwhile},
         auditor={iam_action(*call) for call in recorder.snapshot()} - UNGATED,
+        report_keys=report_keys,
     )
+
+
+SENDER = "isoaudit@acme.example"
+
+
+def _deliver_and_check(
+    auditor: AwsSession, *, config: Any, run: AuditRun, topic_arn: str, emulator: Any
+) -> list[str]:
+    """The delivery (archive and emails, twice: the second run finds the sent markers) and the doctor, as
+    the auditing account; the S3 keys they wrote."""
+    verify_sender(endpoint_url=emulator.url, sender=SENDER)
+    email = {"sender": SENDER, "finops": ["finops@acme.example"], "teams": {"fraud": ["lead@acme.example"]}}
+    config = config.model_copy(update={"email": load_config(None, bucket=config.bucket, email=email).email})
+    written: list[str] = []
+    auditor.boto3_session.events.register(
+        "before-parameter-build.s3.PutObject", lambda params, **_: written.append(params["Key"])
+    )
+    built = build_report()
+    weekly = dataclasses.replace(built, trend=built.trend.assign(audit_coverage=100.0))
+    workbook = write_workbook(weekly, path=config.reports_dir / "infra.xlsx")
+    for _ in range(2):
+        delivered = delivery.deliver(
+            aws=auditor, config=config, run=run, weekly=weekly, workbook=workbook, summary={}
+        )
+        assert {email["status"] for email in delivered.emails} <= {"sent", "already sent"}
+    checks = doctor.run_checks(
+        config.model_copy(update={"sns_topic_arn": topic_arn}), every_account=True, aws=auditor
+    )
+    assert [check for check in checks if not check.ok] == []
+    return written
 
 
 def _credentials() -> boto3.Session:
@@ -437,7 +486,51 @@ def test_audit_role_allows_every_call_made_in_a_member_account(recorded_calls: R
 
 def test_auditor_policy_allows_every_call_of_the_auditing_account(recorded_calls: RecordedCalls) -> None:
     allowed = allowed_actions(
-        auditor_policy(SnsTopicArn="arn:aws:sns:us-east-1:123456789012:t")["PolicyDocument"]
+        auditor_policy(SnsTopicArn="arn:aws:sns:us-east-1:123456789012:t", SenderIdentity=SENDER)[
+            "PolicyDocument"
+        ]
     )
     assert recorded_calls.auditor, "nothing recorded"
     assert recorded_calls.auditor - allowed == set()
+
+
+def test_the_delivery_sends_email_and_the_doctor_reads_what_it_checks(recorded_calls: RecordedCalls) -> None:
+    assert {
+        "ses:SendRawEmail",
+        "ses:GetIdentityVerificationAttributes",
+        "sns:GetTopicAttributes",
+        "s3:PutObject",
+        "s3:GetObject",
+        "s3:DeleteObject",
+    } <= recorded_calls.auditor
+
+
+def test_every_report_object_is_written_under_the_lakes_prefix(recorded_calls: RecordedCalls) -> None:
+    document = auditor_policy(LakeBucket="isoaudit-infra-lake")["PolicyDocument"]
+    writable = [
+        resource
+        for statement in statements(document)
+        if "s3:PutObject" in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+    ]
+    keys = recorded_calls.report_keys
+    assert any("/reports/2026-W47/sent/" in key for key in keys)  # the sent-email markers
+    assert any(key.endswith("/teams/isoaudit-2026-W47-team-fraud.xlsx") for key in keys)
+    for key in keys:
+        assert key.startswith("isoaudit/reports/")
+        assert any(fnmatch(f"arn:aws:s3:::isoaudit-infra-lake/{key}", pattern) for pattern in writable)
+
+
+def test_auditor_policy_sends_email_only_from_the_sender_identity() -> None:
+    without = auditor_policy()["PolicyDocument"]
+    assert not any(action.startswith("ses:") for action in allowed_actions(without))
+    document = auditor_policy(SenderIdentity="acme.example")["PolicyDocument"]
+    by_sid = {statement["Sid"]: statement for statement in statements(document)}
+    assert by_sid["SendReportEmails"] == {
+        "Sid": "SendReportEmails",
+        "Effect": "Allow",
+        "Action": "ses:SendRawEmail",
+        "Resource": f"arn:aws:ses:us-east-1:{MEMBER_ACCOUNT}:identity/acme.example",
+    }
+    ses_actions = {action for action in allowed_actions(document) if action.startswith("ses:")}
+    assert ses_actions == {"ses:SendRawEmail", "ses:GetIdentityVerificationAttributes"}

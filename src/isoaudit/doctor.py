@@ -48,8 +48,11 @@ def render(check: Check) -> str:
     return "\n".join(_CONTROL.sub("?", part) for part in line.split("\n"))
 
 
-def run_checks(config: AuditConfig, *, every_account: bool = False) -> list[Check]:
-    aws = default_session(region=config.home_region, endpoint_url=config.endpoint_url)
+def run_checks(
+    config: AuditConfig, *, every_account: bool = False, aws: AwsSession | None = None
+) -> list[Check]:
+    """Every check, in order; `aws` is the identity that runs isoaudit (default: the standard chain)."""
+    aws = aws or default_session(region=config.home_region, endpoint_url=config.endpoint_url)
     identity, caller = _attempt(lambda: preflight.caller_identity(aws=aws))
     if caller is None:
         return [Check("caller identity", False, identity, "set AWS credentials (AWS_PROFILE, or a role)")]
