@@ -33,4 +33,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) .prefect reports/*.xlsx reports/lake
+	rm -rf $(VENV) .prefect reports/*.xlsx reports/*.html reports/lake reports/outbox reports/teams
