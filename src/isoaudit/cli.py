@@ -95,22 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     guardrails.add_argument("--json", action="store_true", help="print the coverage as one JSON document")
     guardrails.add_argument("-v", "--verbose", action="store_true", help="show AWS client logs")
 
-    doctor = commands.add_parser(
-        "doctor",
-        help="check every prerequisite of a run before the first one",
-        description="Check, one by one, what a run needs and print ✓ or ✗ with the fix: the caller's "
-        "identity and Organizations read access, AssumeRole into the audit role (in a sample of accounts; "
-        "every account with --all), the bucket (a probe object written and deleted, with KMS when set), "
-        "the Glue database, the Athena workgroup and its output location, the SNS topic, and the SES "
-        "sender. Exit code 0 only when every check passes, 3 otherwise.",
-    )
-    doctor.add_argument("--config", type=Path, help="TOML configuration file (see isoaudit.example.toml)")
-    doctor.add_argument("--bucket", help="S3 bucket of the Parquet lake (overrides the config)")
-    doctor.add_argument(
-        "--endpoint-url", help="AWS-compatible endpoint for every service (an emulator); omit for AWS"
-    )
-    doctor.add_argument("--all", action="store_true", help="try the audit role in every account")
-    doctor.add_argument("-v", "--verbose", action="store_true", help="show AWS client logs")
+    _add_doctor(commands)
 
     query = commands.add_parser(
         "query",
@@ -140,6 +125,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     query.set_defaults(verbose=False)
     return parser
+
+
+def _add_doctor(commands: argparse._SubParsersAction) -> None:
+    doctor = commands.add_parser(
+        "doctor",
+        help="check every prerequisite of a run before the first one",
+        description="Check, one by one, what a run needs and print ✓ or ✗ with the fix: the caller's "
+        "identity and Organizations read access, AssumeRole into the audit role (in a sample of accounts; "
+        "every account with --all), the bucket (a probe object written and deleted, with KMS when set), "
+        "the Glue database, the Athena workgroup and its output location, the SNS topic, and the SES "
+        "sender. Exit code 0 only when every check passes, 3 otherwise.",
+    )
+    doctor.add_argument("--config", type=Path, help="TOML configuration file (see isoaudit.example.toml)")
+    doctor.add_argument("--bucket", help="S3 bucket of the Parquet lake (overrides the config)")
+    doctor.add_argument(
+        "--endpoint-url", help="AWS-compatible endpoint for every service (an emulator); omit for AWS"
+    )
+    doctor.add_argument("--all", action="store_true", help="try the audit role in every account")
+    doctor.add_argument("-v", "--verbose", action="store_true", help="show AWS client logs")
 
 
 def main(argv: list[str] | None = None) -> int:

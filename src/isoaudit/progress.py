@@ -95,7 +95,8 @@ class LiveBar:
         self._task = self._progress.add_task("collect", total=None, jobs=0, gaps=0)
 
     def started(self, *, accounts: int) -> None:
-        self._progress.update(self._task, total=accounts)
+        # The clock starts with the collection, not when the bar was made (before discovery).
+        self._progress.reset(self._task, total=accounts, jobs=0, gaps=0)
         self._progress.start()
 
     def collected(self, *, done: int, jobs_seen: int, gaps: int) -> None:
