@@ -29,7 +29,8 @@ def subject(report: WeeklyReport) -> str:
     rate_text = "n/a" if rate is None or math.isnan(float(rate)) else f"{float(rate):.1f} %"
     violations = int(report.org.get("violations") or 0)
     team = f" · {report.audience}" if report.audience else ""
-    return f"isoaudit {report.week}{team}: isolation rate {rate_text}, {violations} violations"
+    noun = "violation" if violations == 1 else "violations"
+    return f"isoaudit {report.week}{team}: isolation rate {rate_text}, {violations} {noun}"
 
 
 def build_message(
