@@ -1,4 +1,5 @@
-"""The weekly audit as a Prefect flow: discover, collect per account concurrently, store, report, publish."""
+"""The weekly audit as a Prefect flow: discover, collect per account concurrently, store, report, publish,
+deliver (page, S3 archive, emails), alert."""
 
 from __future__ import annotations
 
