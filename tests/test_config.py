@@ -58,6 +58,12 @@ def test_environment_overrides_the_file_and_the_command_line_overrides_both(monk
             "fraud-ml: 'lead@acme.example\\nBcc: all@acme.example' is not an email address",
         ),
         ('bucket = "b-ok"\n[email]\nsender = "i@acme.example"\nto = []\n', "email.to", "unknown field"),
+        (
+            'bucket = "b-ok"\n[email]\nsender = "i@acme.example"\n'
+            '[email.teams]\n"a\\nBcc: x" = ["l@acme.example"]\n',
+            "email.teams",
+            "a team name is one line of printable text",
+        ),
     ],
 )
 def test_a_mistake_names_the_field_and_what_is_expected(tmp_path, content, field, expected) -> None:

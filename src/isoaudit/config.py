@@ -84,6 +84,9 @@ class EmailConfig(BaseModel):
     @classmethod
     def _teams(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
         for team, addresses in value.items():
+            # The team's name goes into the message's subject: a line break would end the header.
+            if not team.strip() or not team.isprintable():
+                raise ValueError(f"{team!r}: a team name is one line of printable text")
             try:
                 _addresses(addresses)
             except ValueError as exc:
