@@ -36,6 +36,8 @@ INFRA = Path(__file__).resolve().parents[1] / "infra"
 AUDIT_ROLE = INFRA / "audit-role.yaml"
 AUDITOR_POLICY = INFRA / "auditor-policy.yaml"
 SCP = INFRA / "deny-training-without-isolation.json"
+DETECT_MEMBER = INFRA / "detect-non-isolated-jobs.yaml"
+DETECT_CENTRAL = INFRA / "detect-central.yaml"
 
 MEMBER_READS = {
     "ec2:DescribeRegions",
@@ -79,6 +81,7 @@ def resolved(path: Path, **parameters: Any) -> dict[str, Any]:
     values = {name: spec.get("Default") for name, spec in body["Parameters"].items()}
     values |= parameters
     values |= {"AWS::Partition": "aws", "AWS::AccountId": MEMBER_ACCOUNT, "AWS::Region": "us-east-1"}
+    values |= {name: f"<{name}>" for name in body["Resources"]}  # a Ref to a resource: its id, unknown here
     conditions: dict[str, bool] = {}
     for name, expression in body.get("Conditions", {}).items():
         conditions[name] = _resolve(expression, values, conditions)
@@ -145,7 +148,9 @@ def auditor_policy(**parameters: Any) -> dict[str, Any]:
 # --- Static checks ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", [AUDIT_ROLE, AUDITOR_POLICY], ids=lambda path: path.name)
+@pytest.mark.parametrize(
+    "path", [AUDIT_ROLE, AUDITOR_POLICY, DETECT_MEMBER, DETECT_CENTRAL], ids=lambda path: path.name
+)
 def test_template_passes_cfn_lint(path: Path) -> None:
     assert [str(match) for match in lint_file(path)] == []
 
