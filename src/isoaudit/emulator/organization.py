@@ -51,7 +51,7 @@ from botocore.client import BaseClient
 
 from isoaudit.aws.session import AwsSession
 from isoaudit.aws.sts import assume_role, role_arn
-from isoaudit.emulator.history import STARTUP, apply_history
+from isoaudit.emulator.history import STARTUP, apply_history, apply_tuning_history, launched_by_tuning_job
 from isoaudit.guardrails import SCP_PATH
 
 HOME_REGION = "us-east-1"
@@ -84,6 +84,22 @@ class JobSpec:
     inter_container_encryption: bool = False
     volume_kms_key: str = ""
     output_kms_key: str = ""
+    tuning_job: str = ""  # name of the TuningJobSpec (same account and region) that launched it
+
+
+@dataclass(frozen=True)
+class TuningJobSpec:
+    """One hyperparameter tuning job; its training jobs are the JobSpecs that name it."""
+
+    account: str
+    region: str
+    name: str  # at most 32 characters, as SageMaker requires
+    created_at: datetime  # timezone-aware
+    network_isolation: bool | None  # of its training job definition; None: not sent
+    status: str = "Completed"  # Completed, InProgress, Failed or Stopped
+    duration: timedelta = timedelta(hours=6)
+    tags: dict[str, str] = field(default_factory=dict)
+    image: str = DEFAULT_IMAGE
 
 
 @dataclass(frozen=True)
@@ -103,6 +119,7 @@ class OrganizationSpec:
     bucket: str = "isoaudit-lake"
     regions: tuple[str, ...] = ("us-east-1", "eu-west-1")
     guarded_ou_paths: tuple[str, ...] = ()  # OUs with isoaudit's SCP (infra/) attached
+    tuning_jobs: tuple[TuningJobSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -297,6 +314,56 @@ def _create_jobs(
         list(pool.map(create, spec.jobs))
     for (account, region), jobs in by_place.items():
         apply_history(account_id=account_ids[account], region=region, jobs=jobs)
+    _create_tuning_jobs(spec=spec, members=members, account_ids=account_ids)
+
+
+def _create_tuning_jobs(
+    *, spec: OrganizationSpec, members: dict[str, AwsSession], account_ids: dict[str, str]
+) -> None:
+    """The tuning jobs through the API, then their past, and their training jobs marked as theirs."""
+    arns = {}
+    for tuning in spec.tuning_jobs:
+        client = members[tuning.account].client("sagemaker", region=tuning.region)
+        arns[(tuning.account, tuning.region, tuning.name)] = client.create_hyper_parameter_tuning_job(
+            **_tuning_job_request(tuning, account_id=account_ids[tuning.account])
+        )["HyperParameterTuningJobArn"]
+    for tuning in spec.tuning_jobs:
+        apply_tuning_history(account_id=account_ids[tuning.account], region=tuning.region, job=tuning)
+    for job in spec.jobs:
+        if job.tuning_job:
+            launched_by_tuning_job(
+                account_id=account_ids[job.account],
+                region=job.region,
+                name=job.name,
+                tuning_job_arn=arns[(job.account, job.region, job.tuning_job)],
+            )
+
+
+def _tuning_job_request(tuning: TuningJobSpec, *, account_id: str) -> dict[str, Any]:
+    """A CreateHyperParameterTuningJob request as the SageMaker SDK's HyperparameterTuner sends it."""
+    definition: dict[str, Any] = {
+        "StaticHyperParameters": {"epochs": "10"},
+        "AlgorithmSpecification": {"TrainingImage": tuning.image, "TrainingInputMode": "File"},
+        "RoleArn": role_arn(account_id=account_id, role_name=EXECUTION_ROLE),
+        "OutputDataConfig": {"S3OutputPath": f"s3://sagemaker-{tuning.region}-{account_id}/hpo/"},
+        "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+    }
+    if tuning.network_isolation is not None:
+        definition["EnableNetworkIsolation"] = tuning.network_isolation
+    return {
+        "HyperParameterTuningJobName": tuning.name,
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Bayesian",
+            "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "validation:auc"},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 20, "MaxParallelTrainingJobs": 2},
+            "ParameterRanges": {
+                "ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0.01", "MaxValue": "0.3"}]
+            },
+        },
+        "TrainingJobDefinition": definition,
+        "Tags": [{"Key": key, "Value": value} for key, value in tuning.tags.items()],
+    }
 
 
 def _training_job_request(job: JobSpec, *, account_id: str, network: _Network | None) -> dict[str, Any]:
