@@ -21,8 +21,8 @@ def merge_history(
     `fresh` holds the records this run fetched (new or changed jobs); `listed` the ARNs that the full
     listings of `fully_listed` account-regions returned, fetched or not. A job of those account-regions that
     is not listed any more keeps its last record with listed=False; a tuning job is listed when Search
-    returned it, or while one of its training jobs is. Only full listings prove a disappearance: an incremental or failed read proves
-    nothing. A job seen again keeps its `first_seen`.
+    returned it, or while one of its training jobs is. Only full listings prove a disappearance: an
+    incremental or failed read proves nothing. A job seen again keeps its `first_seen`.
     """
     fresh = fresh.drop_duplicates("job_arn", keep="last")
     first_seen = history.set_index("job_arn")["first_seen"]
