@@ -10,6 +10,7 @@ isoaudit once did, gave 8 jobs and 7 violations.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pandas as pd
@@ -56,7 +57,11 @@ def test_a_tuning_job_with_5_children_counts_as_5_jobs(report: Any) -> None:
     assert (team.scope_value, team.jobs, team.violations) == ("ml-platform", 6, 5)
     kinds = report.job_kinds.set_index("scope_value")["jobs"].to_dict()
     assert kinds == {"processing": 1, "training": 5}  # no "tuning" row: not a run
-    assert report_json(report)["org"]["jobs"] == 6
+    document = json.loads(json.dumps(report_json(report)))
+    assert document["org"]["jobs"] == 6
+    # The one image: 6 runs (not 8: the tuning jobs ran nothing themselves).
+    (image,) = document["images"]
+    assert (image["rank"], image["jobs"], image["isolated_jobs"]) == (1, 6, 1)
 
 
 def test_each_tuning_job_is_listed_once_with_its_training_jobs_and_its_isolation(report: Any) -> None:
