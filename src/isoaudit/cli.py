@@ -303,7 +303,7 @@ def _print(result: dict[str, Any], *, as_json: bool) -> None:
         return
     org = result["org"]
     print(f"\nisoaudit {result['period']['week']} ({result['period']['start']} to {result['period']['end']})")
-    print(f"  jobs created          {org['jobs']}")
+    print(f"  jobs created          {org['jobs']} (training + processing; a tuning job: its training jobs)")
     production = _pct(org["production_isolation_rate"])
     print(f"  isolation rate        {_pct(org['isolation_rate'])} (production {production})")
     print(f"  violations            {org['violations']}")
