@@ -128,7 +128,7 @@ def _warm_up(endpoint_url: str, built: BuiltOrganization) -> None:
         )
         for region in REGIONS:
             member.client("ec2", region=region).describe_regions(AllRegions=True)
-            sagemaker.search_training_jobs(aws=member, region=region)
+            sagemaker.search_jobs(aws=member, region=region)
             for kind in (sagemaker.TRAINING, sagemaker.PROCESSING):
                 sagemaker.list_jobs(aws=member, region=region, kind=kind)
 

@@ -5,7 +5,10 @@ Report week 2026-W46 (Nov 9-15, 2026), generated Nov 16 06:00 UTC. Three account
 fourth (closed, no longer listed) that still has a job in the history; jobs in July, October and November
 (three creation_month partitions); families that close, stay open, go dormant, and one whose compliant and
 non-compliant runs start at the same instant; failures of every kind, isolated or not; a re-run of the
-week that replaces a failed account-region, a skipped region and a failed one.
+week that replaces a failed account-region, a skipped region and a failed one; a tuning job without
+isolation and its two training jobs; images from the Deep Learning Containers, from AWS's SageMaker images,
+from the team's own ECR (the tokenizer's, failing for missing packages under isolation) and from outside
+ECR.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ from isoaudit.schema import ACCOUNTS, COVERAGE, conform
 from tests.jobs_factory import job, jobs_frame
 
 WEEK = "2026-W46"
+DLC = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.3.0-gpu-py311"
+XGBOOST = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+TOKENIZER = "222222222222.dkr.ecr.us-east-1.amazonaws.com/nlp/tokenizer@sha256:0b7a9e"
+OUTSIDE = "ghcr.io/acme/fetcher:latest"
 GENERATED_AT = pd.Timestamp("2026-11-16T06:00:00Z")
 PROD, DEV, SANDBOX, CLOSED = "111111111111", "222222222222", "333333333333", "044444444444"
 
@@ -48,14 +55,28 @@ def jobs() -> pd.DataFrame:
         _job("churn", "2026-10-26T10:00:00Z", isolated=False),
         _job("churn", "2026-11-02T10:00:00Z", isolated=False),
         _job("churn", "2026-11-10T10:00:00Z", isolated=True),
-        _job("score", "2026-11-11T10:00:00Z", isolated=True, vpc=True),
+        _job("score", "2026-11-11T10:00:00Z", isolated=True, vpc=True, image_uri=XGBOOST),
         # ranker: VPC-only, still open.
         _job("ranker", "2026-11-12T09:00:00Z", isolated=False, vpc=True),
         # old-etl: not run since July: dormant.
         _job("old-etl", "2026-07-01T10:00:00Z", isolated=False),
         # detector (dev, eu-west-1): opened Nov 9 08:00, fixed Nov 13 08:00.
-        _job("detector", "2026-11-09T08:00:00Z", isolated=False, account_id=DEV, region="eu-west-1"),
-        _job("detector", "2026-11-13T08:00:00Z", isolated=True, account_id=DEV, region="eu-west-1"),
+        _job(
+            "detector",
+            "2026-11-09T08:00:00Z",
+            isolated=False,
+            account_id=DEV,
+            region="eu-west-1",
+            image_uri=DLC,
+        ),
+        _job(
+            "detector",
+            "2026-11-13T08:00:00Z",
+            isolated=True,
+            account_id=DEV,
+            region="eu-west-1",
+            image_uri=DLC,
+        ),
         _job(
             "tokenizer",
             "2026-11-14T10:00:00Z",
@@ -63,6 +84,7 @@ def jobs() -> pd.DataFrame:
             account_id=DEV,
             tags_json=json.dumps({"team": "nlp"}),
             failure_reason="AlgorithmError: ModuleNotFoundError: No module named 'sentencepiece'",
+            image_uri=TOKENIZER,
             **failed,
         ),
         _job(
@@ -72,6 +94,7 @@ def jobs() -> pd.DataFrame:
             account_id=DEV,
             tags_json=json.dumps({"team": "nlp"}),
             failure_reason="ERROR: No matching distribution found for sentencepiece",
+            image_uri=TOKENIZER,
             **failed,
         ),
         _job(
@@ -80,6 +103,7 @@ def jobs() -> pd.DataFrame:
             isolated=False,
             account_id=DEV,
             failure_reason="curl: (6) Could not resolve host: pypi.org",
+            image_uri=OUTSIDE,
             **failed,
         ),
         _job(
@@ -108,6 +132,29 @@ def jobs() -> pd.DataFrame:
             account_id=CLOSED,
             failure_reason="OOM",
             **failed,
+        ),
+        # hpo-1 (dev): a tuning job without isolation and the two training jobs it launched, one failing
+        # on the network. Listed once, counted as its two training jobs.
+        job(
+            "hpo-1",
+            "2026-11-12T08:00:00Z",
+            job_arn=f"arn:aws:sagemaker:us-east-1:{DEV}:hyper-parameter-tuning-job/hpo-1",
+            job_kind="tuning",
+            account_id=DEV,
+            tuning_job_name="hpo-1",
+            image_uri=DLC,
+        ),
+        *(
+            job(
+                f"hpo-1-00{number}-0a1b2c3{number}",
+                f"2026-11-12T08:{number}0:00Z",
+                account_id=DEV,
+                tuning_job_name="hpo-1",
+                image_uri=DLC,
+                **(failed if number == 2 else {}),
+                failure_reason="Could not connect to the endpoint URL" if number == 2 else "",
+            )
+            for number in (1, 2)
         ),
         # late: next week, counted in W47 only.
         _job("late", "2026-11-17T10:00:00Z", isolated=False, account_id=DEV),

@@ -267,6 +267,7 @@ def violations_frame() -> pd.DataFrame:
     facts = conform(pd.DataFrame(rows), JOB_FACTS)
     return facts.assign(
         violation=[violation for *_, violation, _ in VIOLATIONS],
+        training_jobs=pd.array([pd.NA] * len(facts), dtype="Int64"),
         account_name=facts["account_id"].map(ACCOUNT_NAMES),
         console_url=[
             console_url(region=region, job_kind="training", job_name=name)
@@ -446,4 +447,49 @@ def build_report() -> WeeklyReport:
         failure_causes=failure_causes_frame(),
         coverage=coverage_frame(),
         preventive=preventive_frame(),
+        images=images_frame(),
     )
+
+
+IMAGES = (
+    # (rank, image URI, registry, registry account, repository, tag, runs, teams, isolated runs, failed,
+    #  missing package while isolated, missing package, network blocked)
+    (1, "222222222222.dkr.ecr.us-east-1.amazonaws.com/fraud/gnn:1.4", "own ECR", "222222222222", "fraud/gnn",
+     "1.4", 9, 1, 9, 3, 3, 3, 0),
+    (2, "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.3-gpu-py311",
+     "AWS Deep Learning Containers", "763104351884", "pytorch-training", "2.3-gpu-py311",
+     20, 3, 14, 2, 0, 1, 1),
+    (3, "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1", "AWS SageMaker images",
+     "683313688378", "sagemaker-xgboost", "1.7-1", 5, 1, 0, 0, 0, 0, 0),
+)  # fmt: skip
+
+
+def images_frame() -> pd.DataFrame:
+    rows = [
+        {
+            "rank": rank,
+            "image_uri": uri,
+            "registry": registry,
+            "registry_account": account,
+            "region": "us-east-1",
+            "repository": repository,
+            "tag": tag,
+            "jobs": jobs,
+            "teams": teams,
+            "team_names": "fraud-detection" if teams == 1 else "fraud-detection, ml-platform, unattributed",
+            "isolated_jobs": isolated,
+            "isolated_share": 100 * isolated / jobs,
+            "failed": failed,
+            "missing_dependency_isolated": missing_isolated,
+            "missing_dependency": missing,
+            "network_blocked": blocked,
+            "credentials_unavailable": 0,
+            "data_access": 0,
+            "other": failed - missing - blocked,
+            "first_used": PERIOD_START - pd.Timedelta(days=30),
+            "last_used": GENERATED_AT - pd.Timedelta(hours=7),
+        }
+        for rank, uri, registry, account, repository, tag, jobs, teams, isolated, failed, missing_isolated,
+        missing, blocked in IMAGES
+    ]  # fmt: skip
+    return pd.DataFrame(rows)

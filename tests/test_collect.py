@@ -21,7 +21,7 @@ from isoaudit.collect import (
     plan_regions,
 )
 from isoaudit.config import AuditConfig, load_config
-from isoaudit.emulator import AccountSpec, JobSpec, OrganizationSpec, build_organization
+from isoaudit.emulator import AccountSpec, JobSpec, OrganizationSpec, TuningJobSpec, build_organization
 from isoaudit.emulator.history import apply_history, forget_training_job
 from isoaudit.schema import COVERAGE, conform, empty_frame
 
@@ -185,9 +185,10 @@ def test_incremental_rerun_reads_only_changes_and_a_full_listing_keeps_deleted_j
     audits, second = collect(config, at=NOW + timedelta(days=1), week="2026-W48")
     coverage = coverage_of(audits).query("status == 'audited'")
     assert set(coverage["listing"]) == {"incremental"}
-    # Nothing new in eu-west-1 and in the management account: one Search and one processing listing.
+    # Nothing new in eu-west-1 and in the management account: a Search of training jobs, one of tuning
+    # jobs, and a processing listing.
     quiet = coverage[(coverage["account_id"] != alpha) | (coverage["region"] != "us-east-1")]
-    assert quiet["api_calls"].max() <= 2
+    assert quiet["api_calls"].max() <= 3
     assert quiet["jobs_seen"].sum() == 0
     jobs = second.jobs.set_index("job_name")
     assert jobs.loc["alpha-long-run", "status"] == "Completed"
@@ -203,7 +204,7 @@ def test_incremental_rerun_reads_only_changes_and_a_full_listing_keeps_deleted_j
     assert set(full["listing"]) == {"full"}
     assert sum(len(done.jobs) for done in audits) == 0
     assert full["jobs_seen"].sum() == len(spec.jobs) - 1  # all but the deleted one
-    assert full["api_calls"].max() <= 3  # Search, then the training and the processing lists side by side
+    assert full["api_calls"].max() <= 4  # two Searches (training, tuning) and two lists, side by side
     assert len(third.jobs) == len(spec.jobs)
     assert not jobs.loc[deleted, "listed"]
     assert jobs.loc[deleted, "last_seen"] == pd.Timestamp(NOW)  # the last run that read it
@@ -281,3 +282,40 @@ def test_accounts_whose_last_full_listing_was_largest_are_audited_first() -> Non
     ordered = largest_first(accounts, coverage=coverage)
 
     assert [account.account_id for account in ordered] == ["333", "222", "111", "444", "555"]
+
+
+def test_tuning_jobs_are_read_through_search_even_before_they_launch_anything(emulator) -> None:
+    emulator.reset()
+    created = NOW - timedelta(days=3)
+    children = tuple(
+        JobSpec(
+            "alpha",
+            "us-east-1",
+            f"churn-hpo-{number:03d}-{number:08x}",
+            created + timedelta(minutes=10 * number),
+            network_isolation=None,
+            tuning_job="churn-hpo",
+        )
+        for number in range(1, 6)
+    )
+    spec = OrganizationSpec(
+        accounts=(AccountSpec("alpha", "alpha", "/Workloads/Production", tags={"team": "alpha"}),),
+        jobs=children,
+        tuning_jobs=(
+            TuningJobSpec("alpha", "us-east-1", "churn-hpo", created, network_isolation=None),
+            # Created a minute ago, without isolation: nothing launched yet, and it must show anyway.
+            TuningJobSpec(
+                "alpha", "us-east-1", "fresh-hpo", NOW - timedelta(minutes=1), False, status="InProgress"
+            ),
+        ),
+        regions=("us-east-1",),
+    )
+    organization = build_organization(endpoint_url=emulator.url, spec=spec)
+    _, stored = collect(config_for(emulator, organization, regions=["us-east-1"]))
+
+    jobs = stored.jobs.set_index("job_name")
+    assert sorted(jobs.index[jobs["job_kind"] == "tuning"]) == ["churn-hpo", "fresh-hpo"]
+    assert not jobs.loc["fresh-hpo", "network_isolation"]
+    assert jobs.loc["fresh-hpo", "status"] == "InProgress"
+    assert jobs.loc["churn-hpo", "creation_time"] == pd.Timestamp(created)
+    assert (jobs.loc[[child.name for child in children], "tuning_job_name"] == "churn-hpo").all()

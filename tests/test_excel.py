@@ -41,16 +41,17 @@ SHEETS = [
     "Violations",
     "Open exposures",
     "Failure causes",
+    "Images",
     "Coverage",
     "Methodology",
 ]
-DATA_SHEETS = ["Teams", "Accounts", "Violations", "Open exposures", "Failure causes", "Coverage"]
+DATA_SHEETS = ["Teams", "Accounts", "Violations", "Open exposures", "Failure causes", "Images", "Coverage"]
 # Summary label -> org column, as a reader sees them.
 SUMMARY_INDICATORS = {
-    "Training jobs created": "jobs",
+    "Jobs created (training + processing)": "jobs",
     "Isolation rate, all jobs": "isolation_rate",
     "Isolation rate, production jobs": "production_isolation_rate",
-    "Violations (non-compliant jobs)": "violations",
+    "Violations (of those, not isolated)": "violations",
     "new (opened an exposure)": "new_violations",
     "repeat (exposure already open)": "repeat_violations",
     "MTTR, mean time to remediate (hours)": "mttr_hours",
@@ -321,6 +322,25 @@ def test_violations_sheet_lists_every_violation_with_its_console_link(
     created = next(cell.column_letter for cell in sheet[1] if cell.value == "Created (UTC)")
     assert sheet[f"{created}2"].number_format == "yyyy-mm-dd hh:mm"
     assert sheet[f"{created}2"].value.tzinfo is None
+
+
+def test_images_sheet_ranks_the_image_to_rebuild_first_on_top(
+    workbook: Workbook, report: WeeklyReport
+) -> None:
+    sheet = workbook["Images"]
+    rows = read_table(sheet)
+    assert [row["Rank"] for row in rows] == [1, 2, 3]
+    first = rows[0]
+    assert (first["Repository"], first["Tag"], first["Registry"]) == ("fraud/gnn", "1.4", "own ECR")
+    assert first["Missing package, isolated"] == 3
+    assert first["Isolated share"] == pytest.approx(1.0)
+    assert rows[1]["Registry"] == "AWS Deep Learning Containers"
+    assert rows[2]["Registry"] == "AWS SageMaker images"
+    assert [row["Image URI"] for row in rows] == list(report.images["image_uri"])
+    assert rows[0]["Last used (UTC)"] == naive(report.images["last_used"].iloc[0])
+    # Isolated runs missing a package are the cells to act on.
+    rules = [rule for ranges in sheet.conditional_formatting for rule in ranges.rules]
+    assert any("L2>0" in formula for rule in rules for formula in rule.formula)
 
 
 def test_open_exposures_sheet_lists_open_and_dormant_episodes_oldest_first(

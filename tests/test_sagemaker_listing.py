@@ -72,7 +72,7 @@ def test_jobs_created_in_the_same_second_are_all_read(emulator: Emulator) -> Non
     # A pipeline's fan-out: 250 jobs with one creation time, so the newest and the oldest page meet there.
     member = member_session(emulator, jobs_created([NOW - timedelta(days=2)] * 250))
 
-    searched = sagemaker.search_training_jobs(aws=member, region=REGION)
+    searched = sagemaker.search_jobs(aws=member, region=REGION)
     listed = sagemaker.list_jobs(aws=member, region=REGION, kind=sagemaker.TRAINING)
 
     expected = [f"job-{number:05d}" for number in range(250)]
@@ -92,7 +92,7 @@ def test_search_reads_every_job_once_in_a_short_chain(thirteen_hundred_jobs) -> 
     member = member.counted()
     searches = Requests(member, "Search")
 
-    records = sagemaker.search_training_jobs(aws=member, region=REGION)
+    records = sagemaker.search_jobs(aws=member, region=REGION)
 
     assert sorted(record["TrainingJobName"] for record in records) == names
     sequential_pages = math.ceil(len(names) / sagemaker.PAGE_SIZE)

@@ -17,10 +17,11 @@ from isoaudit import local_lake
 from isoaudit.aws import lake
 from isoaudit.aws.session import AwsSession
 from isoaudit.config import AuditConfig, ConfigError, load_config
+from isoaudit.metrics.images import aws_registries, image_health
 from isoaudit.schema import JOB_FACTS, TABLES, WEEKLY_KPIS, glue_types
 from isoaudit.sql import description, views
 from tests.jobs_factory import job, jobs_frame
-from tests.lake_factory import WEEK, BuiltLake, build_lake
+from tests.lake_factory import DLC, OUTSIDE, TOKENIZER, WEEK, XGBOOST, BuiltLake, build_lake
 
 WORKGROUP = "isoaudit-views"
 
@@ -84,6 +85,7 @@ def test_every_view_is_one_static_select_with_a_plain_name() -> None:
         "violations",
         "open_exposures",
         "failure_causes",
+        "image_health",
     }
     assert list(found) == sorted(found)
     for name, sql in found.items():
@@ -147,9 +149,48 @@ def test_violations_of_the_week_equal_the_report_violations(connection, built) -
 def test_new_and_repeat_violations_of_every_week_equal_pandas(connection, built) -> None:
     actual = rows(connection, "SELECT job_arn, violation FROM violations", by=["job_arn"])
     facts = built.facts.loc[~built.facts["compliant"]]
-    expected = pd.DataFrame({"job_arn": facts["job_arn"], "violation": facts["violation"].astype(str)})
+    violation = facts["violation"].astype(str).where(facts["job_kind"] != "tuning", "tuning job")
+    expected = pd.DataFrame({"job_arn": facts["job_arn"], "violation": violation})
     assert_same(actual, expected, by=["job_arn"])
-    assert set(actual["violation"]) == {"new", "repeat"}
+    assert set(actual["violation"]) == {"new", "repeat", "tuning job"}
+
+
+def test_a_tuning_job_is_listed_once_with_its_training_jobs(connection, built) -> None:
+    actual = rows(
+        connection,
+        "SELECT job_name, violation, training_jobs FROM violations WHERE job_name LIKE 'hpo-1%'",
+        by=["job_name"],
+    )
+    assert list(actual["job_name"]) == ["hpo-1", "hpo-1-001-0a1b2c31", "hpo-1-002-0a1b2c32"]
+    assert list(actual["violation"]) == ["tuning job", "new", "repeat"]
+    assert actual["training_jobs"].iloc[0] == 2
+    assert actual["training_jobs"].iloc[1:].isna().all()
+
+
+def test_image_health_equals_pandas_with_the_image_to_rebuild_first(connection, built) -> None:
+    actual = rows(connection, "SELECT * FROM image_health", by=["rank"])
+    expected = image_health(built.facts)
+    assert_same(actual, expected, by=["rank"])
+    first = actual.iloc[0]
+    assert first["image_uri"] == TOKENIZER  # isolated, failing twice for missing packages
+    assert (first["registry"], first["registry_account"], first["repository"]) == (
+        "own ECR",
+        "222222222222",
+        "nlp/tokenizer",
+    )
+    assert first["missing_dependency_isolated"] == 2
+    registries = dict(zip(actual["image_uri"], actual["registry"], strict=True))
+    assert registries[DLC] == "AWS Deep Learning Containers"
+    assert registries[XGBOOST] == "AWS SageMaker images"
+    assert registries[OUTSIDE] == "outside ECR"
+    # The tuning job is not a run of its image: the DLC counts the detector's two runs and hpo-1's two.
+    assert actual.set_index("image_uri").loc[DLC, "jobs"] == 4
+
+
+def test_image_health_names_every_aws_registry_the_python_side_knows() -> None:
+    sql = views()["image_health"]
+    listed = dict(re.findall(r"\('(\d{12})', '([^']+)'\)", sql))
+    assert listed == aws_registries()
 
 
 def test_failure_causes_equal_the_report_and_the_pandas_groupby(connection, built) -> None:

@@ -57,7 +57,8 @@ def new_violations_message(
         raise ValueError(f"jobs: missing columns: {', '.join(missing)}")
     run_time = pd.Timestamp(run_started_at).tz_convert("UTC")  # a naive time is refused, not guessed
     non_compliant = ~jobs["network_isolation"].fillna(False).astype(bool)
-    new = jobs[non_compliant & (jobs["first_seen"] == run_time)]
+    run = jobs["job_kind"] != "tuning"  # a tuning job's violations are its training jobs: counted once
+    new = jobs[non_compliant & run & (jobs["first_seen"] == run_time)]
     if new.empty:
         return None
     new = new.assign(team=new["team"].astype(str)).sort_values(["team", "account_id", "region", "job_name"])

@@ -27,8 +27,8 @@ who launched them, and how fast each team fixes them.
   isoaudit demo    run the whole weekly audit on an embedded AWS Organization (no AWS account needed)
   isoaudit run     audit your Organization (from its management or delegated-admin account)
   isoaudit doctor  check every prerequisite of a run (credentials, roles, bucket, catalog, alerts, email)
-  isoaudit guardrails   the audit role, the auditor's policy and the SCP in infra/; which accounts the
-                        SCP covers
+  isoaudit guardrails   the audit role, the auditor's policy, the SCP, the detection templates and the
+                        SDK defaults in infra/; which accounts the SCP covers
   isoaudit query   ask the local copy of the lake (reports/lake) in SQL, with the Athena views
 """
 
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     guardrails = commands.add_parser(
         "guardrails",
-        help="the audit role, the auditor's policy and the SCP; which accounts the SCP covers",
+        help="the audit role, auditor policy, SCP, detection templates, SDK defaults; SCP coverage",
         description="Without options, list the deployable guardrails in infra/. With --print, print one. "
         "With --config or --endpoint-url, read the service control policies in effect through AWS "
         "Organizations (with the management account's credentials) and report, per account, whether one "
@@ -245,8 +245,9 @@ def _guardrails(args: argparse.Namespace) -> int:
         print(path.read_text(), end="")
         return 0
     if args.config is None and args.endpoint_url is None:
+        width = max(map(len, GUARDRAILS)) + 1
         for name, (path, what) in GUARDRAILS.items():
-            print(f"{name:<8} {path}\n         {what}")
+            print(f"{name:<{width}}{path}\n{'':<{width}}{what}")
         print("\nisoaudit guardrails --config isoaudit.toml: which accounts the SCP covers")
         return 0
     return _scp_coverage(args)
@@ -356,7 +357,7 @@ def _print(result: dict[str, Any], *, as_json: bool) -> None:
         return
     org = result["org"]
     print(f"\nisoaudit {result['period']['week']} ({result['period']['start']} to {result['period']['end']})")
-    print(f"  jobs created          {org['jobs']}")
+    print(f"  jobs created          {org['jobs']} (training + processing; a tuning job: its training jobs)")
     production = _pct(org["production_isolation_rate"])
     print(f"  isolation rate        {_pct(org['isolation_rate'])} (production {production})")
     print(f"  violations            {org['violations']}")

@@ -221,17 +221,24 @@ def _read_region(aws: AwsSession, region: str, plan: RegionPlan) -> _RegionRead:
 
     Training jobs come whole from Search, 100 a call. A full listing also lists them, concurrently, as the
     ground truth, and describes what Search missed (its index lags) unless the history has it unchanged.
-    Tuning jobs are found through the training jobs they launched (a tuning job that launched nothing has
-    exposed nothing). Processing jobs have no Search: they are listed, and the new or changed described.
+    Tuning jobs come whole from Search too (every one on a full listing, which proves they still exist),
+    so that one that has launched nothing yet shows; a tuning job named by a training job but missing from
+    both Search and the history is described. Processing jobs have no Search: they are listed, and the new
+    or changed described.
     """
     since = plan.since
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        searched = pool.submit(sagemaker.search_training_jobs, aws=aws, region=region, modified_after=since)
+    full_since = None if plan.full else since
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        searched = pool.submit(sagemaker.search_jobs, aws=aws, region=region, modified_after=since)
         listed = pool.submit(_summaries, aws, region, sagemaker.TRAINING, None) if plan.full else None
-        processing = pool.submit(_summaries, aws, region, sagemaker.PROCESSING, None if plan.full else since)
+        processing = pool.submit(_summaries, aws, region, sagemaker.PROCESSING, full_since)
+        tuning_search = pool.submit(
+            sagemaker.search_jobs, aws=aws, region=region, kind=sagemaker.TUNING, modified_after=full_since
+        )
         training = {record["TrainingJobArn"]: record for record in searched.result()}
         listed_training = listed.result() if listed else {}
         listed_processing = processing.result()
+        tuning = {record["HyperParameterTuningJobArn"]: record for record in tuning_search.result()}
 
     def to_fetch(summaries: dict[str, dict[str, Any]], kind: JobKind) -> list[str]:
         """Of these listed jobs, those the history lacks or that changed since the watermark."""
@@ -251,18 +258,9 @@ def _read_region(aws: AwsSession, region: str, plan: RegionPlan) -> _RegionRead:
             names=to_fetch(unsearched, sagemaker.TRAINING),
         )
     }
-    tuning_names = sorted(
-        {
-            record["TuningJobArn"].rsplit("/", 1)[-1]
-            for record in training.values()
-            if record.get("TuningJobArn")
-        }
-    )
     records = {
         sagemaker.TRAINING: list(training.values()),
-        sagemaker.TUNING: sagemaker.describe_jobs(
-            aws=aws, region=region, kind=sagemaker.TUNING, names=tuning_names
-        ),
+        sagemaker.TUNING: _tuning_records(aws, region, plan, searched=tuning, training=training),
         sagemaker.PROCESSING: sagemaker.describe_jobs(
             aws=aws,
             region=region,
@@ -270,8 +268,37 @@ def _read_region(aws: AwsSession, region: str, plan: RegionPlan) -> _RegionRead:
             names=to_fetch(listed_processing, sagemaker.PROCESSING),
         ),
     }
-    listed_arns = frozenset(listed_training) | frozenset(listed_processing) if plan.full else frozenset()
+    listed_arns = (
+        frozenset(listed_training) | frozenset(listed_processing) | frozenset(tuning)
+        if plan.full
+        else frozenset()
+    )
     return _RegionRead(records=records, listed=listed_arns)
+
+
+def _tuning_records(
+    aws: AwsSession,
+    region: str,
+    plan: RegionPlan,
+    *,
+    searched: dict[str, dict[str, Any]],
+    training: dict[str, dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """The tuning jobs to store: those Search returned that the history lacks or that changed, and, whole
+    from Describe, those that `training` jobs name but neither Search nor the history has (its index lags)."""
+    unknown = sorted(
+        {
+            record["TuningJobArn"].rsplit("/", 1)[-1]
+            for record in training.values()
+            if record.get("TuningJobArn")
+            and record["TuningJobArn"] not in searched
+            and record["TuningJobArn"] not in plan.known
+        }
+    )
+    fetched = [
+        record for arn, record in searched.items() if arn not in plan.known or _changed(record, plan.since)
+    ]
+    return fetched + sagemaker.describe_jobs(aws=aws, region=region, kind=sagemaker.TUNING, names=unknown)
 
 
 def _changed(summary: dict[str, Any], since: datetime | None) -> bool:

@@ -23,6 +23,18 @@ GUARDRAILS = {
     "role": (INFRA / "audit-role.yaml", "CloudFormation: the read-only audit role, for a StackSet"),
     "auditor": (INFRA / "auditor-policy.yaml", "CloudFormation: the policy of whoever runs isoaudit"),
     "scp": (SCP_PATH, "Service control policy: no SageMaker job or model without network isolation"),
+    "detect": (
+        INFRA / "detect-non-isolated-jobs.yaml",
+        "CloudFormation, for a StackSet in every region: forwards each non-isolated job created, in minutes",
+    ),
+    "detect-central": (
+        INFRA / "detect-central.yaml",
+        "CloudFormation, auditing account: the detections' event bus and its SNS alert (optional SQS queue)",
+    ),
+    "sdk-defaults": (
+        INFRA / "sagemaker-sdk-defaults.yaml",
+        "SageMaker Python SDK administrator defaults: network isolation on unless code says otherwise",
+    ),
 }
 
 

@@ -20,9 +20,9 @@ def merge_history(
 
     `fresh` holds the records this run fetched (new or changed jobs); `listed` the ARNs that the full
     listings of `fully_listed` account-regions returned, fetched or not. A job of those account-regions that
-    is not listed any more keeps its last record with listed=False; a tuning job stays listed while one of
-    its training jobs is. Only full listings prove a disappearance: an incremental or failed read proves
-    nothing. A job seen again keeps its `first_seen`.
+    is not listed any more keeps its last record with listed=False; a tuning job is listed when Search
+    returned it, or while one of its training jobs is. Only full listings prove a disappearance: an
+    incremental or failed read proves nothing. A job seen again keeps its `first_seen`.
     """
     fresh = fresh.drop_duplicates("job_arn", keep="last")
     first_seen = history.set_index("job_arn")["first_seen"]
@@ -41,7 +41,8 @@ def merge_history(
     children = children[children["listed"].astype(bool) & (children["tuning_job_name"] != "")]
     parents = pd.MultiIndex.from_frame(children[["account_id", "region", "tuning_job_name"]])
     parent_listed = pd.MultiIndex.from_frame(kept[["account_id", "region", "job_name"]]).isin(parents)
-    kept.loc[in_scope & tuning, "listed"] = parent_listed[in_scope & tuning]
+    searched = kept["job_arn"].isin(listed).to_numpy()
+    kept.loc[in_scope & tuning, "listed"] = (parent_listed | searched)[in_scope & tuning]
 
     parts = [frame for frame in (kept, updated) if not frame.empty]
     if not parts:

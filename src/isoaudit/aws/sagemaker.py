@@ -1,7 +1,7 @@
 """SageMaker: the jobs of one account-region, in as few calls as AWS allows, in a short chain of calls.
 
-`Search` returns up to 100 whole training job records (tags included) per call; `List*` is the ground
-truth of what exists; `Describe*` + `ListTags` (two calls a job) is kept for what neither gives whole.
+`Search` returns up to 100 whole training or tuning job records (tags included) per call; `List*` is the
+ground truth of what exists; `Describe*` + `ListTags` (two calls a job) is kept for what neither gives whole.
 A long listing is read as slices of creation time side by side (`_read_sliced`).
 """
 
@@ -49,7 +49,7 @@ TUNING = JobKind(
     name_key="HyperParameterTuningJobName",
     arn_key="HyperParameterTuningJobArn",
     describe_operation="describe_hyper_parameter_tuning_job",
-    search_resource=None,
+    search_resource="HyperParameterTuningJob",
 )
 PROCESSING = JobKind(
     name="processing",
@@ -95,10 +95,13 @@ class _Pages(Protocol):
     ) -> Page: ...
 
 
-def search_training_jobs(
-    *, aws: AwsSession, region: str, modified_after: datetime | None = None
+def search_jobs(
+    *, aws: AwsSession, region: str, kind: JobKind = TRAINING, modified_after: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """Whole training job records, tags included, 100 per call; only those changed after `modified_after`."""
+    """Whole records of `kind` (training or tuning jobs), tags included, 100 per call; only those changed
+    after `modified_after`."""
+    if kind.search_resource is None:
+        raise ValueError(f"{kind.name} jobs cannot be searched")
 
     def pages(*, client: BaseClient, window: CreationWindow, order: str, token: str | None) -> Page:
         filters = []
@@ -109,7 +112,7 @@ def search_training_jobs(
         if window.end is not None:
             filters.append(_filter("CreationTime", "LessThanOrEqualTo", window.end))
         request: dict[str, Any] = {
-            "Resource": TRAINING.search_resource,
+            "Resource": kind.search_resource,
             "MaxResults": PAGE_SIZE,
             "SortBy": "CreationTime",
             "SortOrder": order,
@@ -119,10 +122,10 @@ def search_training_jobs(
         if token:
             request["NextToken"] = token
         page = client.search(**request)
-        records = [result[TRAINING.search_resource] for result in page.get("Results", [])]
+        records = [result[kind.search_resource] for result in page.get("Results", [])]
         return records, page.get("NextToken")
 
-    return _read_sliced(pages, aws=aws, region=region, operation="search", arn_key=TRAINING.arn_key)
+    return _read_sliced(pages, aws=aws, region=region, operation=f"search {kind.name}", arn_key=kind.arn_key)
 
 
 def list_jobs(

@@ -21,7 +21,7 @@ from moto.sagemaker.models import sagemaker_backends
 from isoaudit.emulator.server import forget_listings
 
 if TYPE_CHECKING:  # organization.py calls this module: import for the annotations only
-    from isoaudit.emulator.organization import JobSpec
+    from isoaudit.emulator.organization import JobSpec, TuningJobSpec
 
 # Time SageMaker takes to provision instances and pull the image before the job's own code runs.
 STARTUP = timedelta(minutes=3)
@@ -45,6 +45,18 @@ def forget_training_job(*, account_id: str, region: str, name: str) -> None:
 def launched_by_tuning_job(*, account_id: str, region: str, name: str, tuning_job_arn: str) -> None:
     """Make a training job one of a tuning job's, as AWS shows it (moto cannot launch a tuning job's jobs)."""
     sagemaker_backends[account_id][region].training_jobs[name].tuning_job_arn = tuning_job_arn
+    forget_listings()
+
+
+def apply_tuning_history(*, account_id: str, region: str, job: TuningJobSpec) -> None:
+    """Set the times and status of a tuning job already created (moto makes it Completed, now)."""
+    fake_job = sagemaker_backends[account_id][region].hyper_parameter_tuning_jobs[job.name]
+    created = _naive_utc(job.created_at)
+    ended = None if job.status == "InProgress" else created + job.duration
+    fake_job.creation_time = created
+    fake_job.hyper_parameter_tuning_end_time = ended
+    fake_job.last_modified_time = ended or created
+    fake_job.hyper_parameter_tuning_job_status = job.status
     forget_listings()
 
 

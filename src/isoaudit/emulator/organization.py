@@ -9,8 +9,9 @@ jobs their past with `isoaudit.emulator.history`.
 
 - fraud-ml, the model team: isolated from the start, mostly in a VPC with KMS keys and inter-container
   encryption. Its EU retraining pipeline launched without isolation mid-period and was fixed in 3 days. Its
-  GNN experiments switched to isolation after 9 days and paid a week of `No module named
-  'torch_geometric'` failures (the cost of isolation) until the base image was updated.
+  GNN experiments switched to isolation after 9 days and keep paying `No module named 'torch_geometric'`
+  failures (the cost of isolation): their own image (in the platform team's shared ECR) still lacks the
+  packages, the first image to rebuild.
 - search-ranking, slow: its nightly learning-to-rank pipeline ran in a VPC without isolation (vpc-only, not
   compliant) for 5 weeks; the EU twin of that pipeline was never fixed; query embeddings were isolated,
   reverted after pip failures, and isolated again; BERT fine-tuning was fixed after 4 weeks; the
@@ -28,6 +29,11 @@ jobs their past with `isoaudit.emulator.history`.
   in the second sandbox account (no team tag) only half the jobs carry a team tag.
 - unattributed: a churn model in the shared production account without any team tag, and a legacy
   account with no tags at all whose batch job stops running.
+- tuning jobs: search-ranking tunes its XGBoost ranker every Thursday, 5 training jobs each, without
+  isolation up to the reported week, isolated the week after (one run fails on pip: the image lacks
+  lightgbm); fraud-ml tuned once, isolated; nlp-platform created an LLM tuning job without isolation on the
+  reported week's last evening, still waiting for capacity: it has launched nothing. Each tuning job counts
+  through its training jobs, and is listed once.
 
 Jobs are named as the SageMaker SDK names them (`<base>-YYYY-MM-DD-HH-MM-SS-mmm`), pipelines are tagged
 `pipeline=<name>`, some non-isolated jobs send `EnableNetworkIsolation=False` and others omit it, about one
@@ -39,6 +45,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import zlib
 from collections import defaultdict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -51,7 +58,7 @@ from botocore.client import BaseClient
 
 from isoaudit.aws.session import AwsSession
 from isoaudit.aws.sts import assume_role, role_arn
-from isoaudit.emulator.history import STARTUP, apply_history
+from isoaudit.emulator.history import STARTUP, apply_history, apply_tuning_history, launched_by_tuning_job
 from isoaudit.guardrails import SCP_PATH
 
 HOME_REGION = "us-east-1"
@@ -84,6 +91,22 @@ class JobSpec:
     inter_container_encryption: bool = False
     volume_kms_key: str = ""
     output_kms_key: str = ""
+    tuning_job: str = ""  # name of the TuningJobSpec (same account and region) that launched it
+
+
+@dataclass(frozen=True)
+class TuningJobSpec:
+    """One hyperparameter tuning job; its training jobs are the JobSpecs that name it."""
+
+    account: str
+    region: str
+    name: str  # at most 32 characters, as SageMaker requires
+    created_at: datetime  # timezone-aware
+    network_isolation: bool | None  # of its training job definition; None: not sent
+    status: str = "Completed"  # Completed, InProgress, Failed or Stopped
+    duration: timedelta = timedelta(hours=6)
+    tags: dict[str, str] = field(default_factory=dict)
+    image: str = DEFAULT_IMAGE
 
 
 @dataclass(frozen=True)
@@ -103,6 +126,7 @@ class OrganizationSpec:
     bucket: str = "isoaudit-lake"
     regions: tuple[str, ...] = ("us-east-1", "eu-west-1")
     guarded_ou_paths: tuple[str, ...] = ()  # OUs with isoaudit's SCP (infra/) attached
+    tuning_jobs: tuple[TuningJobSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -297,6 +321,56 @@ def _create_jobs(
         list(pool.map(create, spec.jobs))
     for (account, region), jobs in by_place.items():
         apply_history(account_id=account_ids[account], region=region, jobs=jobs)
+    _create_tuning_jobs(spec=spec, members=members, account_ids=account_ids)
+
+
+def _create_tuning_jobs(
+    *, spec: OrganizationSpec, members: dict[str, AwsSession], account_ids: dict[str, str]
+) -> None:
+    """The tuning jobs through the API, then their past, and their training jobs marked as theirs."""
+    arns = {}
+    for tuning in spec.tuning_jobs:
+        client = members[tuning.account].client("sagemaker", region=tuning.region)
+        arns[(tuning.account, tuning.region, tuning.name)] = client.create_hyper_parameter_tuning_job(
+            **_tuning_job_request(tuning, account_id=account_ids[tuning.account])
+        )["HyperParameterTuningJobArn"]
+    for tuning in spec.tuning_jobs:
+        apply_tuning_history(account_id=account_ids[tuning.account], region=tuning.region, job=tuning)
+    for job in spec.jobs:
+        if job.tuning_job:
+            launched_by_tuning_job(
+                account_id=account_ids[job.account],
+                region=job.region,
+                name=job.name,
+                tuning_job_arn=arns[(job.account, job.region, job.tuning_job)],
+            )
+
+
+def _tuning_job_request(tuning: TuningJobSpec, *, account_id: str) -> dict[str, Any]:
+    """A CreateHyperParameterTuningJob request as the SageMaker SDK's HyperparameterTuner sends it."""
+    definition: dict[str, Any] = {
+        "StaticHyperParameters": {"epochs": "10"},
+        "AlgorithmSpecification": {"TrainingImage": tuning.image, "TrainingInputMode": "File"},
+        "RoleArn": role_arn(account_id=account_id, role_name=EXECUTION_ROLE),
+        "OutputDataConfig": {"S3OutputPath": f"s3://sagemaker-{tuning.region}-{account_id}/hpo/"},
+        "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+    }
+    if tuning.network_isolation is not None:
+        definition["EnableNetworkIsolation"] = tuning.network_isolation
+    return {
+        "HyperParameterTuningJobName": tuning.name,
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Bayesian",
+            "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "validation:auc"},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 20, "MaxParallelTrainingJobs": 2},
+            "ParameterRanges": {
+                "ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0.01", "MaxValue": "0.3"}]
+            },
+        },
+        "TrainingJobDefinition": definition,
+        "Tags": [{"Key": key, "Value": value} for key, value in tuning.tags.items()],
+    }
 
 
 def _training_job_request(job: JobSpec, *, account_id: str, network: _Network | None) -> dict[str, Any]:
@@ -400,6 +474,14 @@ def _dlc(region: str, repository_tag: str) -> str:
 
 def _first_party(region: str, repository_tag: str) -> str:
     return f"{_FIRST_PARTY_REGISTRY[region]}.dkr.ecr.{region}.amazonaws.com/{repository_tag}"
+
+
+# The platform team's shared ECR account, where teams push the images they build on top of AWS's.
+_PLATFORM_REGISTRY = "210987654321"
+
+
+def _own(region: str, repository_tag: str) -> str:
+    return f"{_PLATFORM_REGISTRY}.dkr.ecr.{region}.amazonaws.com/{repository_tag}"
 
 
 def _script_error(
@@ -508,6 +590,7 @@ class _Family:
     hours: float = 1.0  # typical duration of a successful run
     encrypted: bool = False  # KMS keys and inter-container traffic encryption
     isolation_costs: tuple[str, ...] = ()  # failures once isolation is on and a dependency is missing
+    isolation_cost_rate: float = ISOLATION_COST_RATE  # after the first isolated week (the image not fixed)
     in_flight: int = 0  # long runs started in the last hours, still in progress
     sdk_names: bool = True  # False: people name each job by hand (<base>-<n>)
     stopped_by_hand: bool = False
@@ -533,7 +616,8 @@ def _demo_families() -> tuple[_Family, ...]:
                 _first_party(euw1, xgboost), pipeline="fraud-daily-retrain-eu", active=(0.35, 1.0), hours=0.8,
                 encrypted=True),
         _Family("fraud-dev", use1, "fraud-gnn-experiment", "fraud-ml", ((0, OPEN), (9, ISOLATED)),
-                _dlc(use1, pytorch_gpu), cadence="adhoc", runs_per_week=12, instance_type="ml.g5.2xlarge",
+                _own(use1, "fraud-ml/gnn-train:1.4"), cadence="adhoc", runs_per_week=12,
+                instance_type="ml.g5.2xlarge", isolation_cost_rate=0.15,
                 hours=3,
                 isolation_costs=(_no_module("torch_geometric"), _pip_not_found("torch-scatter==2.1.2"))),
         # search-ranking: vpc-only for weeks; the EU twin is never fixed.
@@ -640,9 +724,67 @@ def demo_spec(*, seed: int = 7, weeks: int = 16, now: datetime | None = None) ->
         if key not in names:  # two runs in the same millisecond would clash: keep the first
             names.add(key)
             unique_jobs.append(job)
+    tuning_jobs, children = _demo_tuning(now=now, weeks=weeks)
     return OrganizationSpec(
-        accounts=DEMO_ACCOUNTS, jobs=tuple(unique_jobs), guarded_ou_paths=("/Workloads/Production",)
+        accounts=DEMO_ACCOUNTS,
+        jobs=tuple(unique_jobs) + children,
+        guarded_ou_paths=("/Workloads/Production",),
+        tuning_jobs=tuning_jobs,
     )
+
+
+def _demo_tuning(*, now: datetime, weeks: int) -> tuple[tuple[TuningJobSpec, ...], tuple[JobSpec, ...]]:
+    """The demo's tuning jobs (see the module docstring) and the training jobs they launched, placed
+    around the last complete ISO week (the week the demo reports)."""
+    use1 = "us-east-1"
+    xgboost = _first_party(use1, "sagemaker-xgboost:1.7-1")
+    search = {"team": "search-ranking", "pipeline": "ltr-tuning"}
+    this_monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    report_thursday = this_monday - timedelta(days=4) + timedelta(hours=14)
+    # (account, name stem, creation time, isolation, tags, training jobs launched, a child's failure)
+    plan: list[tuple[str, str, datetime, bool | None, dict[str, str], int, str]] = [
+        *(
+            ("search-dev", "ltr-hpo", report_thursday - timedelta(weeks=back), None, search, 5, "")
+            for back in (2, 1, 0)
+        ),
+        ("search-dev", "ltr-hpo", report_thursday + timedelta(weeks=1), True, search, 5,
+         _pip_not_found("lightgbm==4.3.0")),
+        ("fraud-prod", "fraud-xgb-hpo", report_thursday - timedelta(days=10), True, {"team": "fraud-ml"},
+         4, ""),
+    ]  # fmt: skip
+    period_start = now - timedelta(weeks=weeks)
+    tuning_jobs, children = [], []
+    for account, stem, created, isolation, tags, launched, failure in plan:
+        if not period_start <= created <= now - timedelta(hours=3):
+            continue
+        name = f"{stem}-{created:%m%d}"
+        tuning_jobs.append(TuningJobSpec(account, use1, name, created, isolation, tags=tags, image=xgboost))
+        children.extend(
+            JobSpec(
+                account=account,
+                region=use1,
+                name=f"{name}-{number:03d}-{zlib.crc32(f'{name}/{number}'.encode()):08x}",
+                created_at=created + timedelta(minutes=2 + 25 * number),
+                network_isolation=isolation,
+                status="Failed" if failure and number == 2 else "Completed",
+                failure_reason=failure if number == 2 else "",
+                duration=timedelta(minutes=20),
+                tags=tags,
+                image=xgboost,
+                tuning_job=name,
+            )
+            for number in range(1, launched + 1)
+        )
+    # Created late on the report week's Sunday without isolation, still waiting for GPU capacity: it has
+    # launched no training job, and it shows anyway.
+    waiting = this_monday - timedelta(hours=1)
+    tuning_jobs.append(
+        TuningJobSpec(
+            "ml-shared-dev", use1, f"llm-lora-hpo-{waiting:%m%d}", waiting, False, status="InProgress",
+            tags={"owner": "nlp-platform"}, image=_dlc(use1, "huggingface-pytorch-training:2.1.0-gpu"),
+        )
+    )  # fmt: skip
+    return tuple(tuning_jobs), tuple(children)
 
 
 def _family_jobs(
@@ -756,7 +898,7 @@ def _job(
 def _outcome(family: _Family, *, rng: random.Random, posture: str, just_isolated: bool) -> tuple[str, str]:
     """(status, failure reason) of a finished run."""
     if posture in ISOLATED_POSTURES and family.isolation_costs:
-        rate = ISOLATION_COST_RATE_FIRST_WEEK if just_isolated else ISOLATION_COST_RATE
+        rate = ISOLATION_COST_RATE_FIRST_WEEK if just_isolated else family.isolation_cost_rate
         if rng.random() < rate:
             return "Failed", rng.choice(family.isolation_costs)
     if posture == VPC_ONLY and rng.random() < VPC_WITHOUT_NAT_FAILURE_RATE:

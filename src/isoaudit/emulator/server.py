@@ -27,6 +27,10 @@ What the emulator adds to moto, as a WSGI middleware around moto's application:
   most 100, as on AWS) are applied around its answer. That whole listing is kept until SageMaker's state
   changes (any SageMaker write, or `forget_listings` from the history module): moto recomputes every
   record on every call, a cost AWS's index does not have.
+- SageMaker `Search(Resource="HyperParameterTuningJob")`, which AWS serves and moto 5.2 refuses (not in its
+  resource list): each result is the tuning job's Describe record, without the fields it lacks, with its
+  tags, under `HyperParameterTuningJob`, as AWS's HyperParameterTuningJobSearchEntity; then filtered,
+  sorted and paged like any Search. Of the other filters, only Equals and NotEquals on a top-level field.
 
 Nothing is built for regions that are not enabled: moto's EC2 `DescribeRegions(AllRegions=True)` already
 reports opt-in regions such as `ap-east-1` as `not-opted-in` in every account, as AWS does for an account
@@ -58,6 +62,7 @@ from xml.sax.saxutils import escape
 from moto.kms.models import kms_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.sagemaker.models import sagemaker_backends
 from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
@@ -253,6 +258,10 @@ class _Middleware:
             cached = self._cache.get(key)
             if cached is not None and cached[0] == generation:
                 return cached[1]
+            if request_info.operation == "Search" and request.get("Resource") == _TUNING_RESOURCE:
+                whole = _search_tuning_jobs(account=key[0], region=request_info.region, request=request)
+                self._cache[key] = (generation, whole)
+                return whole
             body = json.dumps(request).encode()
             forwarded = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
             app_iter, status, headers = run_wsgi_app(self._moto_app, forwarded, buffered=True)
@@ -400,6 +409,41 @@ _LISTINGS = {
         "HyperParameterTuningJobSummaries", "CreationTime", "Ascending"
     ),
 }
+
+
+_TUNING_RESOURCE = "HyperParameterTuningJob"
+
+
+def _search_tuning_jobs(*, account: str, region: str, request: dict[str, Any]) -> list[dict[str, Any]]:
+    """Search's results for tuning jobs, read from moto's in-memory state (this process runs the server)."""
+    records = [
+        {**_json_record(job.describe()), "Tags": list(job.tags or [])}
+        for job in list(sagemaker_backends[account][region].hyper_parameter_tuning_jobs.values())
+    ]
+    filters = (request.get("SearchExpression") or {}).get("Filters") or []
+    for condition in filters:
+        if condition.get("Operator") not in ("Equals", "NotEquals"):
+            raise ValueError(f"emulator: Search filter {condition} on tuning jobs is not supported")
+    return [
+        {_TUNING_RESOURCE: record}
+        for record in records
+        if all(
+            (str(record.get(condition["Name"])) == condition["Value"]) == (condition["Operator"] == "Equals")
+            for condition in filters
+        )
+    ]
+
+
+def _json_record(value: Any) -> Any:
+    """A moto record as the JSON protocol sends it: times as epoch seconds (moto's are naive UTC), absent
+    fields left out."""
+    if isinstance(value, dict):
+        return {key: _json_record(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_json_record(item) for item in value]
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    return value
 
 
 @dataclass

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from isoaudit.config import AuditConfig
 from isoaudit.metrics.columns import categorical, codes, from_micros, micros
-from isoaudit.metrics.episodes import HISTORY_COLUMNS, VIOLATIONS, family_history
+from isoaudit.metrics.episodes import HISTORY_COLUMNS, VIOLATIONS, launchers, runs_history
 from isoaudit.metrics.failures import classify_failures
 from isoaudit.metrics.weeks import week_labels
 from isoaudit.schema import JOB_FACTS, JOBS
@@ -91,8 +91,13 @@ def job_facts(jobs: pd.DataFrame, accounts: pd.DataFrame, *, config: AuditConfig
         )
 
     family = pd.Categorical.from_codes(family_codes, categories=family_names)
-    history = family_history(
-        account=account_codes, region=region_codes, family=family_codes, created=created, compliant=compliant
+    history = runs_history(
+        account=account_codes,
+        region=region_codes,
+        family=family_codes,
+        created=created,
+        compliant=compliant,
+        launcher=launchers(jobs["job_kind"]),
     )
     facts = jobs.assign(
         account_id=pd.Categorical.from_codes(account_codes, categories=account_ids),

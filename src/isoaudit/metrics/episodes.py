@@ -17,6 +17,9 @@ from isoaudit.metrics.columns import NAT, as_text, codes, from_micros, micros, t
 from isoaudit.schema import EPISODES, conform
 
 VIOLATIONS = ("", "new", "repeat")
+# A tuning job launches training jobs: they are its runs. It is listed (with its definition's isolation)
+# but never counted as a run of its own: not in the KPIs, the episodes nor the history of its family.
+LAUNCHER_KIND = "tuning"
 # Columns that job_facts adds after the JOB_FACTS ones: each non-compliant job's place in its family's
 # history (see family_history); empty for compliant jobs.
 HISTORY_COLUMNS = ("violation", "remediated_at", "next_run_at")
@@ -36,16 +39,28 @@ class FamilyHistory:
     next_run_at: np.ndarray
 
 
+def launchers(job_kind: pd.Series) -> np.ndarray:
+    """Which rows are launchers (tuning jobs), not runs."""
+    return (job_kind == LAUNCHER_KIND).to_numpy(dtype=bool)
+
+
+def runs_only(facts: pd.DataFrame) -> pd.DataFrame:
+    """The rows that are runs: every job but the tuning jobs (their training jobs are their runs)."""
+    launcher = launchers(facts["job_kind"])
+    return facts.loc[~launcher] if launcher.any() else facts
+
+
 def with_history(facts: pd.DataFrame) -> pd.DataFrame:
     """`facts` with HISTORY_COLUMNS, computed when absent (e.g. JOB_FACTS read back from the lake)."""
     if all(column in facts.columns for column in HISTORY_COLUMNS):
         return facts
-    history = family_history(
+    history = runs_history(
         account=codes(facts["account_id"])[0],
         region=codes(facts["region"])[0],
         family=codes(facts["family"])[0],
         created=micros(facts["creation_time"]),
         compliant=facts["compliant"].to_numpy(dtype=bool),
+        launcher=launchers(facts["job_kind"]),
     )
     return facts.assign(
         violation=pd.Categorical.from_codes(history.violation, categories=list(VIOLATIONS)),
@@ -89,6 +104,36 @@ def family_history(
     return FamilyHistory(violation=violation, remediated_at=remediated, next_run_at=next_run)
 
 
+def runs_history(
+    *,
+    account: np.ndarray,
+    region: np.ndarray,
+    family: np.ndarray,
+    created: np.ndarray,
+    compliant: np.ndarray,
+    launcher: np.ndarray,
+) -> FamilyHistory:
+    """family_history of the runs alone; launchers (tuning jobs) get no violation and no times."""
+    if not launcher.any():
+        return family_history(
+            account=account, region=region, family=family, created=created, compliant=compliant
+        )
+    run = ~launcher
+    found = family_history(
+        account=account[run],
+        region=region[run],
+        family=family[run],
+        created=created[run],
+        compliant=compliant[run],
+    )
+    count = len(created)
+    violation = np.zeros(count, dtype=np.int8)
+    remediated = np.full(count, NAT, dtype=np.int64)
+    next_run = np.full(count, NAT, dtype=np.int64)
+    violation[run], remediated[run], next_run[run] = found.violation, found.remediated_at, found.next_run_at
+    return FamilyHistory(violation=violation, remediated_at=remediated, next_run_at=next_run)
+
+
 def exposure_episodes(
     facts: pd.DataFrame, *, as_of: pd.Timestamp, dormant_days: int, every_episode: pd.DataFrame | None = None
 ) -> pd.DataFrame:
@@ -99,7 +144,7 @@ def exposure_episodes(
     every_episode_table(facts) when the caller has it already (weekly_kpis needs it too).
     """
     cutoff = _utc_micros(as_of)
-    facts = with_history(facts)
+    facts = runs_only(with_history(facts))
     if every_episode is not None and _created_by(facts, cutoff=cutoff):
         # No job was created after the cutoff: the episodes are the same, only those closed after the
         # cutoff are still open as of it.
@@ -132,7 +177,8 @@ def exposure_episodes(
 def episode_table(facts: pd.DataFrame, *, cutoff: int) -> pd.DataFrame:
     """One row per episode opened at or before `cutoff` (int microseconds): the opening job's labels
     (_LABELS, as in `facts`) and times in microseconds: opened, closed (NAT while open as of the cutoff),
-    last_run (last non-compliant run up to the cutoff) and runs."""
+    last_run (last non-compliant run up to the cutoff) and runs. Tuning jobs are not runs: left out."""
+    facts = runs_only(facts)
     created = micros(facts["creation_time"])
     rows = np.flatnonzero((created <= cutoff) & ~facts["compliant"].to_numpy(dtype=bool))
     # Codes of the selected rows only (consistent among themselves, which is all the keys need).

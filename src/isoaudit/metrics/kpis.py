@@ -1,6 +1,7 @@
 """WEEKLY_KPIS: the KPIs of each ISO week for the org, each team, account, environment and job kind.
 
-Every count is of jobs *created* in the week (stored history, whatever run collected them), so the team,
+Every count is of runs (training and processing jobs; a tuning job counts through the training jobs it
+launched) *created* in the week (stored history, whatever run collected them), so the team,
 account, environment and job-kind rows of a week each add up to the org's. Episodes count for the scope of
 the job that opened them. Jobs are counted with one integer key per row and scope (week, scope value and
 one of 48 job classes: posture x violation x dependency failure x production) and a bincount, so millions
@@ -18,7 +19,7 @@ import pandas as pd
 from isoaudit.metrics.attribution import POSTURES
 from isoaudit.metrics.columns import NAT, as_text, codes, micros
 from isoaudit.metrics.coverage import account_audits
-from isoaudit.metrics.episodes import VIOLATIONS, dormant_spans, every_episode_table, with_history
+from isoaudit.metrics.episodes import VIOLATIONS, dormant_spans, every_episode_table, runs_only, with_history
 from isoaudit.metrics.weeks import ONE_WEEK, week_start
 from isoaudit.schema import KPI_SCOPES, WEEKLY_KPIS, conform
 
@@ -78,7 +79,7 @@ def weekly_kpis(
         raise ValueError("weeks: at least one ISO week is needed")
     starts = np.array([week_start(week).value // 1000 for week in selected], dtype=np.int64)
     ends = starts + ONE_WEEK.value // 1000
-    facts = with_history(facts)
+    facts = runs_only(with_history(facts))  # a tuning job is counted through its training jobs only
     week_class = _row_classes(facts, selected)
     if every_episode is None:
         every_episode = every_episode_table(facts)

@@ -13,7 +13,8 @@ import pandas as pd
 from isoaudit.config import AuditConfig
 from isoaudit.metrics.attribution import job_facts
 from isoaudit.metrics.coverage import audit_coverage, gap_groups, latest_status
-from isoaudit.metrics.episodes import every_episode_table, exposure_episodes
+from isoaudit.metrics.episodes import every_episode_table, exposure_episodes, launchers, runs_only
+from isoaudit.metrics.images import image_health
 from isoaudit.metrics.kpis import weekly_kpis
 from isoaudit.metrics.preventive import PREVENTIVE_COLUMNS, preventive_rate
 from isoaudit.metrics.weeks import ONE_WEEK, last_complete_week, trailing_weeks, week_start
@@ -49,11 +50,15 @@ class WeeklyReport:
     - trend: WEEKLY_KPIS rows of scope "org" for the trailing weeks, oldest first, plus `audit_coverage`.
     - team_trend: WEEKLY_KPIS rows of scope "team" for the trailing weeks.
     - violations: JOB_FACTS rows of non-compliant jobs created in the week, plus `violation`
-      ("new" or "repeat"), `account_name` and `console_url`.
+      ("new" or "repeat"; "tuning job" for a tuning job, listed but not counted: its training jobs are the
+      runs), `training_jobs` (for a tuning job, the training jobs it launched; NA otherwise),
+      `account_name` and `console_url`.
     - open_exposures: EPISODES rows whose state is "open" or "dormant", as of the report time.
-    - failure_causes: failed jobs of the week by team, failure_class and network_isolation, column `jobs`.
+    - failure_causes: failed runs (not tuning jobs) of the week by team, failure_class and network_isolation,
+      column `jobs`.
     - coverage: COVERAGE rows of the run for the week (the latest row of each account-region).
     - preventive: one row per member account: account_id, account_name, covered (bool), policies (str).
+    - images: image health (isoaudit.metrics.images.IMAGE_COLUMNS) over every run known, rank order.
     - audience: None for the organization's report, else the team whose slice this is (see
       isoaudit.publish.team_slice).
     """
@@ -75,6 +80,7 @@ class WeeklyReport:
     failure_causes: pd.DataFrame
     coverage: pd.DataFrame
     preventive: pd.DataFrame
+    images: pd.DataFrame
     audience: str | None = None
 
 
@@ -189,11 +195,12 @@ def report_from_tables(
         job_kinds=_scope(kpis, [week], "job_kind"),
         trend=trend.assign(audit_coverage=[audit_coverage(coverage, week=label) for label in trend["week"]]),
         team_trend=_scope(kpis, trend_weeks, "team"),
-        violations=_violations(in_week, names),
+        violations=_violations(in_week, names, launched=_launched(facts)),
         open_exposures=episodes.loc[episodes["state"] != "closed"].reset_index(drop=True),
         failure_causes=_failure_causes(in_week),
         coverage=latest_status(coverage, weeks=[week]),
         preventive=preventive,
+        images=image_health(facts),
     )
 
 
@@ -209,8 +216,8 @@ def console_url(*, region: str, job_kind: str, job_name: str) -> str:
 
 def report_json(report: WeeklyReport) -> dict[str, Any]:
     """The report as JSON-safe data: period, generated_at, org, previous_org, teams, trend, gaps (one per
-    account-region not audited) and gap_groups (the failed ones, one per account and reason: see
-    `gap_groups`); NaN becomes null, timestamps ISO 8601."""
+    account-region not audited), gap_groups (the failed ones, one per account and reason: see
+    `gap_groups`) and images; NaN becomes null, timestamps ISO 8601."""
     org_keys = [*_MEASURES, "preventive_coverage", "audit_coverage"]
     gaps = report.coverage.loc[report.coverage["status"] != "audited"]
     return {
@@ -248,6 +255,9 @@ def report_json(report: WeeklyReport) -> dict[str, Any]:
             }
             for row in gap_groups(report.coverage).to_dict("records")
         ],
+        "images": [
+            {key: _json(value) for key, value in row.items()} for row in report.images.to_dict("records")
+        ],
     }
 
 
@@ -269,11 +279,28 @@ def _account_names(accounts: pd.DataFrame, coverage: pd.DataFrame) -> pd.Series:
     return known.drop_duplicates("account_id", keep="last").set_index("account_id")["account_name"]
 
 
-def _violations(in_week: pd.DataFrame, names: pd.Series) -> pd.DataFrame:
+def _launched(facts: pd.DataFrame) -> pd.Series:
+    """Training jobs per (account_id, region, tuning job name), over the whole history."""
+    children = facts.loc[
+        (facts["job_kind"] == "training").to_numpy(dtype=bool) & (facts["tuning_job_name"] != "")
+    ]
+    keys = [children[column].astype(str) for column in ("account_id", "region", "tuning_job_name")]
+    return children.groupby(keys).size()
+
+
+def _violations(in_week: pd.DataFrame, names: pd.Series, *, launched: pd.Series) -> pd.DataFrame:
     rows = in_week.loc[~in_week["compliant"].to_numpy(dtype=bool)]
     facts = conform(rows, JOB_FACTS)
+    tuning = launchers(facts["job_kind"])
+    keys = pd.MultiIndex.from_arrays(
+        [facts[column].astype(str) for column in ("account_id", "region", "job_name")]
+    )
+    counts = launched.reindex(keys, fill_value=0).to_numpy() if len(launched) else np.zeros(len(facts))
+    training_jobs = pd.array(counts, dtype="Int64")
+    training_jobs[~tuning] = pd.NA
     return facts.assign(
-        violation=rows["violation"].astype(str).to_numpy(),
+        violation=np.where(tuning, "tuning job", rows["violation"].astype(str).to_numpy()),
+        training_jobs=training_jobs,
         account_name=facts["account_id"].map(names),
         console_url=[
             console_url(region=region, job_kind=kind, job_name=name)
@@ -283,7 +310,8 @@ def _violations(in_week: pd.DataFrame, names: pd.Series) -> pd.DataFrame:
 
 
 def _failure_causes(in_week: pd.DataFrame) -> pd.DataFrame:
-    failed = in_week.loc[(in_week["status"] == "Failed").to_numpy(dtype=bool)]
+    failed = runs_only(in_week)
+    failed = failed.loc[(failed["status"] == "Failed").to_numpy(dtype=bool)]
     frame = pd.DataFrame(
         {
             "team": failed["team"].astype(str).to_numpy(),

@@ -1,7 +1,7 @@
 """The weekly Excel workbook for FinOps teams, written from a WeeklyReport with openpyxl.
 
 Sheets, in order: Summary (one landscape page), Teams, Accounts, Violations, Open exposures, Failure causes,
-Coverage, Methodology. Every column carries the meaning given in isoaudit.schema.
+Images, Coverage, Methodology. Every column carries the meaning given in isoaudit.schema.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from isoaudit.publish.excel_cells import (
     place_chart,
     write_table,
 )
+from isoaudit.publish.excel_images import IMAGE_COLUMNS, write_images
 from isoaudit.publish.excel_methodology import FAILURE_MEANINGS, write_methodology
 from isoaudit.publish.excel_summary import LOW_ISOLATION_RATE, write_summary
 from isoaudit.schema import ACCOUNTS, COVERAGE, EPISODES, JOB_FACTS, WEEKLY_KPIS, descriptions
@@ -90,8 +91,16 @@ VIOLATION_COLUMNS = (
         "violation",
         Kind.TEXT,
         "new: opened an exposure episode (the family's first violation, or its first after a fix); "
-        "repeat: the family's episode was already open",
+        "repeat: the family's episode was already open; tuning job: listed, not counted (its training "
+        "jobs are the runs)",
         10,
+    ),
+    Column(
+        "Training jobs",
+        "training_jobs",
+        Kind.INTEGER,
+        "Of a tuning job: the training jobs it launched, each counted as a run; empty for other jobs",
+        9,
     ),
     Column("Created (UTC)", "creation_time", Kind.TIMESTAMP, FACT["creation_time"], 17),
     Column("Status", "status", Kind.TEXT, FACT["status"], 11),
@@ -170,6 +179,7 @@ COLUMNS_BY_SHEET = {
     "Violations": VIOLATION_COLUMNS,
     "Open exposures": EXPOSURE_COLUMNS,
     "Failure causes": (*FAILURE_COLUMNS, FAILURE_CLASS_COLUMNS[-1]),
+    "Images": IMAGE_COLUMNS,
     "Coverage": (*COVERAGE_COLUMNS, *PREVENTIVE_COLUMNS[2:]),
 }
 
@@ -187,6 +197,7 @@ def write_workbook(report: WeeklyReport, *, path: Path) -> Path:
     _write_violations(workbook.create_sheet("Violations"), report=report)
     _write_open_exposures(workbook.create_sheet("Open exposures"), report=report)
     _write_failure_causes(workbook.create_sheet("Failure causes"), report=report)
+    write_images(workbook.create_sheet("Images"), report=report)
     _write_coverage(workbook.create_sheet("Coverage"), report=report)
     write_methodology(workbook.create_sheet("Methodology"), columns_by_sheet=COLUMNS_BY_SHEET)
 

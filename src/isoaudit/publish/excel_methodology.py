@@ -35,10 +35,14 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "What is counted",
         (
-            "Every SageMaker training job created in the week, in every account and region of the "
-            "organization that isoaudit audits. A week is the ISO week (Monday to Sunday) of the job's "
-            "creation time, in UTC. Every date and time in this workbook is UTC; Excel has no time zones, so"
-            " they are written as plain UTC wall-clock times.",
+            "Every SageMaker training and processing job created in the week, in every account and region "
+            "of the organization that isoaudit audits. A week is the ISO week (Monday to Sunday) of the "
+            "job's creation time, in UTC. Every date and time in this workbook is UTC; Excel has no time "
+            "zones, so they are written as plain UTC wall-clock times.",
+            "Each run is counted once. A hyperparameter tuning job is a launcher: the training jobs it "
+            "launched are its runs and are counted; the tuning job itself is listed on the Violations sheet "
+            "(with its number of training jobs and the isolation of its training job definition) but never "
+            "counted again in jobs, violations, rates or episodes.",
             "Each job is attributed to a team (its team tag, else its account's tag in AWS Organizations, "
             "else the mapping file, else 'unattributed': a job is never dropped) and to an environment "
             "(production, non-production, sandbox or unknown). 'Production' figures count production alone.",
@@ -111,6 +115,20 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "missing_dependency say that a base image needs updating, not that isolation should be switched "
             "off.",
             *(f"{name}: {FAILURE_MEANINGS[name]}." for name in FAILURE_CLASSES),
+        ),
+    ),
+    (
+        "Images: which to rebuild first",
+        (
+            "The Images sheet takes every run ever seen, per container image (registry account, region, "
+            "repository and tag): runs, teams, isolated share, failed runs by class, first and last use. "
+            "Images are ranked by their isolated runs that failed for a missing package (the image lacks "
+            "what the job tries to install at start-up: bake it in), then by every missing-package failure, "
+            "network-blocked failures and runs.",
+            "Images from AWS's own registries are named as such: AWS Deep Learning Containers, and AWS "
+            "SageMaker images (built-in algorithms, XGBoost, scikit-learn...), from the registry accounts "
+            "the SageMaker Python SDK knows. A missing package there is fixed by an image of yours built "
+            "on top.",
         ),
     ),
     (

@@ -88,10 +88,10 @@ class Indicator:
 
 
 INDICATORS = (
-    Indicator("Training jobs created", "jobs", Kind.INTEGER, Better.NEITHER),
+    Indicator("Jobs created (training + processing)", "jobs", Kind.INTEGER, Better.NEITHER),
     Indicator("Isolation rate, all jobs", "isolation_rate", Kind.RATE, Better.HIGHER),
     Indicator("Isolation rate, production jobs", "production_isolation_rate", Kind.RATE, Better.HIGHER),
-    Indicator("Violations (non-compliant jobs)", "violations", Kind.INTEGER, Better.LOWER),
+    Indicator("Violations (of those, not isolated)", "violations", Kind.INTEGER, Better.LOWER),
     Indicator("new (opened an exposure)", "new_violations", Kind.INTEGER, Better.LOWER, detail=True),
     Indicator("repeat (exposure already open)", "repeat_violations", Kind.INTEGER, Better.LOWER, detail=True),
     Indicator("MTTR, mean time to remediate (hours)", "mttr_hours", Kind.HOURS, Better.LOWER),

@@ -1,8 +1,9 @@
 """A team's slice of the weekly report: what its lead needs to act on, and nothing of other teams.
 
 The slice keeps the team's KPI row (shown as the Summary's indicators, with its trend and its change from
-last week), its violations (with console links), its open exposures and its failed jobs. Per-account,
-per-environment and per-job-kind KPIs mix teams, so a slice has none. The audit coverage and the SCP
+last week), its violations (with console links), its open exposures, its failed jobs and the images it
+ran (with their organization-wide health). Per-account, per-environment and per-job-kind KPIs mix teams,
+so a slice has none. The audit coverage and the SCP
 coverage stay whole: which accounts could not be read concerns every team, and holds no job.
 """
 
@@ -48,6 +49,7 @@ def team_report(report: WeeklyReport, team: str) -> WeeklyReport:
         violations=_rows_of(report.violations, team),
         open_exposures=_rows_of(report.open_exposures, team),
         failure_causes=_rows_of(report.failure_causes, team),
+        images=_images_of(report.images, team),
     )
 
 
@@ -58,6 +60,12 @@ def file_safe(team: str) -> str:
 
 def _rows_of(frame: pd.DataFrame, team: str) -> pd.DataFrame:
     return frame.loc[frame["team"].astype(str) == team].reset_index(drop=True)
+
+
+def _images_of(images: pd.DataFrame, team: str) -> pd.DataFrame:
+    """The images the team ran, with their organization-wide health (an image fails for all who use it)."""
+    ran = images["team_names"].astype(str).str.split(", ").map(lambda names: team in names)
+    return images.loc[ran.to_numpy(dtype=bool)].reset_index(drop=True)
 
 
 def _with_org_coverage(rows: pd.DataFrame, org: pd.Series) -> pd.Series:

@@ -1,4 +1,5 @@
--- Failure causes: why failed jobs failed, per ISO week and team, isolated or not. Isolated jobs failing
+-- Failure causes: why failed runs failed (training and processing jobs: a tuning job counts through the
+-- training jobs it launched), per ISO week and team, isolated or not. Isolated jobs failing
 -- for missing_dependency say which base images need the package; network_blocked is the cost of
 -- isolation. Filter on a week: WHERE week = '2026-W47'.
 -- Columns: week, team, failure_class (missing_dependency, network_blocked, credentials_unavailable,
@@ -10,6 +11,6 @@ SELECT
     compliant AS network_isolation,
     count(*) AS jobs
 FROM job_facts
-WHERE status = 'Failed'
+WHERE status = 'Failed' AND job_kind <> 'tuning'
 GROUP BY week, team, failure_class, compliant
 ORDER BY week, team, failure_class, network_isolation
