@@ -6,7 +6,6 @@ Unread is not compliant: an account-region whose read failed is a gap the report
 from __future__ import annotations
 
 import re
-
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,6 +49,7 @@ def expect(response: Mapping[str, Any], *keys: str, operation: str) -> Mapping[s
             " a proxy or endpoint in the way?"
         )
     return response
+
 
 # Defence in depth: an AWS error message should never carry a credential, but if one ever did, it would
 # otherwise travel into the report, the logs and the Parquet lake.
