@@ -14,6 +14,7 @@ from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from isoaudit import audit
+from isoaudit.aws import preflight, run_lock
 from isoaudit.aws.organizations import Account
 from isoaudit.aws.session import AwsSession
 from isoaudit.collect import AccountAudit, AuditRun, audit_account
@@ -86,41 +87,51 @@ def publish_reports(aws: AwsSession, config: AuditConfig, analysis: audit.Analys
     persist_result=False,
 )
 def weekly_audit(
-    config_file: str | None = None, week: str | None = None, overrides: dict[str, Any] | None = None
+    config_file: str | None = None,
+    week: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    run_id: str | None = None,
 ) -> dict[str, Any]:
-    """Audit every account of the Organization for `week` (default: the last complete ISO week)."""
+    """Audit every account of the Organization for `week` (default: the last complete ISO week).
+
+    `run_id`: given by a caller that took the lake's run lock for it (the command line); None: a new one.
+    """
     logger = get_run_logger()
     config = load_config(Path(config_file) if config_file else None, **(overrides or {}))
-    run = audit.start_run(week=week)
+    run = audit.start_run(week=week, run_id=run_id)
     aws = audit.management_session(config)
-    organization = discover_organization(aws, config, run)
-    logger.info(
-        "auditing %d accounts for %s (run %s)", len(organization.accounts), run.audit_week, run.run_id
-    )
-    slots = threading.BoundedSemaphore(config.concurrency)
-    futures = [
-        collect_account.submit(aws, account, config, run, organization, slots)
-        for account in organization.accounts
-    ]
-    audits: list[AccountAudit] = []
-    for future in as_completed(futures):
-        audits.append(future.result())
+    if run_id is None:  # not started by the command line, which checked already
+        preflight.check(aws=aws, config=config)
+    # One run at a time writes the lake (the command line may hold the lock already for this run id).
+    with run_lock.held(aws=aws, config=config, run_id=run.run_id):
+        organization = discover_organization(aws, config, run)
         logger.info(
-            "collected %d/%d accounts, %d jobs seen (%d new or changed), %d gaps",
-            len(audits),
-            len(futures),
-            sum(int(done.coverage["jobs_seen"].sum()) for done in audits),
-            sum(len(done.jobs) for done in audits),
-            sum(int((done.coverage["status"] == "failed").sum()) for done in audits),
+            "auditing %d accounts for %s (run %s)", len(organization.accounts), run.audit_week, run.run_id
         )
-    policies = read_guardrails.submit(aws, organization.accounts)
-    stored = store_lake(aws, config, run, organization.accounts, audits)
-    analysis = analyse(config, run, stored, policies.result())
-    alert_new_violations(aws, config, run, analysis)
-    workbook = publish_reports(aws, config, analysis)
-    _publish_artifacts(analysis.weekly, workbook)
-    logger.info("workbook written to %s", workbook)
-    return {**report_json(analysis.weekly), "workbook": str(workbook)}
+        slots = threading.BoundedSemaphore(config.concurrency)
+        futures = [
+            collect_account.submit(aws, account, config, run, organization, slots)
+            for account in organization.accounts
+        ]
+        audits: list[AccountAudit] = []
+        for future in as_completed(futures):
+            audits.append(future.result())
+            logger.info(
+                "collected %d/%d accounts, %d jobs seen (%d new or changed), %d gaps",
+                len(audits),
+                len(futures),
+                sum(int(done.coverage["jobs_seen"].sum()) for done in audits),
+                sum(len(done.jobs) for done in audits),
+                sum(int((done.coverage["status"] == "failed").sum()) for done in audits),
+            )
+        policies = read_guardrails.submit(aws, organization.accounts)
+        stored = store_lake(aws, config, run, organization.accounts, audits)
+        analysis = analyse(config, run, stored, policies.result())
+        alert_new_violations(aws, config, run, analysis)
+        workbook = publish_reports(aws, config, analysis)
+        _publish_artifacts(analysis.weekly, workbook)
+        logger.info("workbook written to %s", workbook)
+        return {**report_json(analysis.weekly), "workbook": str(workbook)}
 
 
 def _publish_artifacts(weekly: WeeklyReport, workbook: Path) -> None:

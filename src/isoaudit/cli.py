@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from isoaudit.config import AuditConfig, ConfigError, load_config
+from isoaudit.errors import BrokenEnvironment
 from isoaudit.guardrails import GUARDRAILS
 
-EXIT_CONFIG = 2
+EXIT_CONFIG = 2  # bad input: a field, a flag, a variable
+EXIT_ENVIRONMENT = 3  # broken environment: credentials, bucket, catalog, lock, folder
 EXIT_AWS = 1
 EXIT_QUERY = 1
 
@@ -28,6 +30,10 @@ who launched them, and how fast each team fixes them.
   isoaudit guardrails   the audit role, the auditor's policy and the SCP in infra/; which accounts the
                         SCP covers
   isoaudit query   ask the local copy of the lake (reports/lake) in SQL, with the Athena views
+  isoaudit lake check [--repair]   name the lake files that are not Parquet; move them aside
+
+Exit codes: 0 done, 2 bad input (the line names the field), 3 broken environment (the line names the
+resource and what to do), 1 other failures.
 """
 
 
@@ -117,6 +123,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="SQL dialect of the query (default athena: Athena/Trino SQL, translated to DuckDB)",
     )
     query.set_defaults(verbose=False)
+
+    lake = commands.add_parser(
+        "lake",
+        help="check the lake's files; move aside those that are not Parquet",
+        description="`isoaudit lake check` lists the files in the lake's table folders that are not Parquet "
+        "(every read of their table would fail). With --repair, each is moved to <prefix>/_quarantine/ "
+        "(kept, outside every table), under the lake's run lock. No row of a readable file is ever dropped.",
+    )
+    lake.add_argument("action", choices=("check",), help="check")
+    lake.add_argument("--repair", action="store_true", help="move the files that are not Parquet aside")
+    lake.add_argument("--config", type=Path, help="TOML configuration file (bucket, prefix)")
+    lake.add_argument("--bucket", help="S3 bucket of the lake")
+    lake.add_argument("--endpoint-url", help="AWS-compatible endpoint (an emulator); omit for AWS")
+    lake.set_defaults(verbose=False, out=None)
     return parser
 
 
@@ -130,10 +150,17 @@ def main(argv: list[str] | None = None) -> int:
             return _guardrails(args)
         if args.command == "query":
             return _query(args)
+        if args.command == "lake":
+            from isoaudit.lake_command import lake_check
+
+            return lake_check(args)
         return _demo(args)
     except ConfigError as exc:
         print(f"isoaudit: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except BrokenEnvironment as exc:
+        print(f"isoaudit: {exc}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -155,21 +182,48 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    overrides = _overrides(args)
-    load_config(args.config, **overrides)  # validate before Prefect or AWS is touched
-    from flows.weekly_audit import weekly_audit
+    from isoaudit import audit
+    from isoaudit.aws import preflight, run_lock
 
-    result = weekly_audit(
-        config_file=str(args.config) if args.config else None, week=args.week, overrides=overrides
-    )
+    overrides = _overrides(args)
+    _valid_week(args.week)
+    config = load_config(args.config, **overrides)  # validate before Prefect or AWS is touched
+    aws = audit.management_session(config)
+    preflight.check(aws=aws, config=config)  # before anything is written
+    run = audit.start_run(week=args.week)
+    # The lock is taken here, so that a second run fails in a second, before Prefect starts; the flow,
+    # given this run id, finds the lock already its own.
+    with run_lock.held(aws=aws, config=config, run_id=run.run_id):
+        from isoaudit.prefect_server import start_tied_server
+
+        start_tied_server()
+        from flows.weekly_audit import weekly_audit
+
+        result = weekly_audit(
+            config_file=str(args.config) if args.config else None,
+            week=run.audit_week,
+            overrides=overrides,
+            run_id=run.run_id,
+        )
     _print(result, as_json=args.json)
     return 0
+
+
+def _valid_week(week: str | None) -> None:
+    from isoaudit.metrics.weeks import week_start
+
+    if week is not None:
+        try:
+            week_start(week)
+        except ValueError as exc:
+            raise ConfigError(f"--week: {exc}") from None
 
 
 def _demo(args: argparse.Namespace) -> int:
     from isoaudit.emulator.organization import build_organization, demo_spec
     from isoaudit.emulator.server import start_emulator
 
+    _valid_week(args.week)
     # The emulator accepts any credentials; these are not secrets, and only this process sees them.
     for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
         os.environ[name] = value

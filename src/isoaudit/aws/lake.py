@@ -8,8 +8,10 @@ partition so files do not pile up week after week.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +96,11 @@ def _path(config: AuditConfig, table: str) -> str:
     return f"{config.lake_uri}/{table}/"
 
 
+def table_uri(config: AuditConfig, table: str) -> str:
+    """Where a table's files are, as registered in Glue."""
+    return _path(config, table)
+
+
 def read_table(*, aws: AwsSession, config: AuditConfig, table: str) -> pd.DataFrame:
     """The whole table, conformed to its schema; empty when nothing was written yet."""
     _use_endpoint(aws)
@@ -123,25 +130,28 @@ def write_table(
 ) -> None:
     """Replace the table with `frame`; with `months`, replace only those creation months.
 
-    With `months`, `frame` must hold every row of those months (the partitions are rewritten whole).
+    With `months`, `frame` must hold every row of those months (the partitions are rewritten whole), and a
+    month found holding more than one file is rewritten too: it holds two versions of some rows.
     New files are written before the old ones are deleted, so a write that fails half-way loses nothing:
     it leaves at worst two versions of some rows, which `read_table` resolves and the next run cleans up.
     """
     _use_endpoint(aws)
     layout = LAYOUTS[table]
     frame = conform(frame, layout.schema)
+    if layout.newest:
+        frame = frame.sort_values(layout.newest, kind="stable")
+    frame = frame.drop_duplicates(list(layout.key), keep="last")  # each key once, whatever was passed
     wr.catalog.create_database(config.database, exist_ok=True, boto3_session=aws.boto3_session)
     glue = _glue_table(layout)
     path = _path(config, table)
-    replaced = wr.s3.list_objects(path, boto3_session=aws.boto3_session)
     if layout.partitioned_by_creation_month:
         frame = frame.assign(**{PARTITION_COLUMN: frame["creation_time"].dt.strftime(MONTH_FORMAT)})
         if months is not None:
+            months = set(months) | _months_with_copies(_objects(aws, path))
             frame = frame[frame[PARTITION_COLUMN].isin(months)]
-            replaced = [uri for uri in replaced if _month_of(uri) in months]
     if frame.empty:
         return
-    wr.s3.to_parquet(
+    written = wr.s3.to_parquet(
         frame,
         path=path,
         dataset=True,
@@ -159,9 +169,67 @@ def write_table(
         compression="snappy",
         boto3_session=aws.boto3_session,
         s3_additional_kwargs=_encryption(config),
-    )
-    if replaced:
-        wr.s3.delete_objects(replaced, boto3_session=aws.boto3_session)
+    )["paths"]
+    scope = months if layout.partitioned_by_creation_month else None
+    stale = _superseded(_objects(aws, path), written=written, months=scope)
+    if stale:
+        wr.s3.delete_objects(stale, boto3_session=aws.boto3_session)
+
+
+@dataclass(frozen=True)
+class _Object:
+    uri: str
+    last_modified: datetime
+
+    @property
+    def folder(self) -> str:
+        return self.uri.rsplit("/", 1)[0]
+
+    @property
+    def order(self) -> tuple[datetime, str]:
+        """The order of writes, the same for every writer that lists the folder."""
+        return self.last_modified, self.uri
+
+
+def _objects(aws: AwsSession, path: str) -> list[_Object]:
+    bucket, _, prefix = path.removeprefix("s3://").partition("/")
+    found = []
+    for page in aws.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            found.append(_Object(f"s3://{bucket}/{item['Key']}", item["LastModified"]))
+    return found
+
+
+def _months_with_copies(objects: Sequence[_Object]) -> set[str]:
+    """Months whose folder holds more than one file: a write is one file a month, so two are two versions
+    (an interrupted write, or runs that wrote at the same time)."""
+    months = Counter(_month_of(found.uri) for found in objects if found.uri.endswith(".parquet"))
+    return {month for month, files in months.items() if month is not None and files > 1}
+
+
+def _superseded(objects: Sequence[_Object], *, written: Iterable[str], months: set[str] | None) -> list[str]:
+    """The files this write replaces (of `months` only, when given): in each folder it wrote, those written
+    before its own; in another folder, those written before its first file.
+
+    Listed after writing, not before: if another writer wrote the same folders meanwhile, each deletes
+    only what came before its own file, so whatever the interleaving, the folder ends with exactly one
+    file, the latest (never none, never two).
+    """
+    own = set(written)
+    mine = {found.uri: found for found in objects if found.uri in own}
+    if not mine:
+        return []
+    first_by_folder: dict[str, tuple[datetime, str]] = {}
+    for found in mine.values():
+        first_by_folder[found.folder] = min(first_by_folder.get(found.folder, found.order), found.order)
+    first = min(first_by_folder.values())
+    return [
+        found.uri
+        for found in objects
+        if found.uri not in mine
+        and (months is None or _month_of(found.uri) in months)
+        and found.order < first_by_folder.get(found.folder, first)
+    ]
 
 
 @dataclass(frozen=True)
