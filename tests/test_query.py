@@ -193,7 +193,7 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_plain_text(capsys, built) ->
         capsys, "--lake", str(built.folder), "--format", "csv", "--dialect", "duckdb", HOSTILE_SQL
     )
     assert code == 0
-    assert out.startswith('job_name,n\n"\'=HYPERLINK(""http://evil"",""x"")",-1\n')
+    assert out.startswith('"job_name","n"\n"\'=HYPERLINK(""http://evil"",""x"")",-1\n"\'=cmd|')
 
 
 def test_table_output_carries_no_control_character(capsys, built) -> None:
