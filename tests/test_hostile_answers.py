@@ -22,7 +22,6 @@ from isoaudit.collect import AccountAudit, AuditRun
 from isoaudit.config import AuditConfig, load_config
 from isoaudit.emulator import AccountSpec, BrokenAnswer, JobSpec, OrganizationSpec, build_organization
 from isoaudit.emulator.organization import management_session
-from isoaudit.errors import UnexpectedResponse
 
 NOW = datetime(2026, 11, 23, 6, tzinfo=UTC)
 REGION = "us-east-1"
@@ -104,6 +103,8 @@ def test_a_describe_answer_without_the_job_arn_and_creation_time_is_refused(emul
         role_arn=sts.role_arn(account_id=alpha, role_name=organization.spec.audit_role_name),
         session_name="hostile",
     )
+    from isoaudit.errors import UnexpectedResponse
+
     emulator.faults.broken = (BrokenAnswer("sagemaker", "DescribeTrainingJob"),)
     with pytest.raises(UnexpectedResponse, match="TrainingJobArn, CreationTime"):
         sagemaker.describe_jobs(aws=member, region=REGION, kind=sagemaker.TRAINING, names=["alpha-job-0000"])

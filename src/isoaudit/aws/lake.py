@@ -11,7 +11,7 @@ import shutil
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +169,8 @@ def write_table(
         compression="snappy",
         boto3_session=aws.boto3_session,
         s3_additional_kwargs=_encryption(config),
+        # Names sort in the order of writes even within one second (S3's LastModified resolution).
+        filename_prefix=f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-",
     )["paths"]
     scope = months if layout.partitioned_by_creation_month else None
     stale = _superseded(_objects(aws, path), written=written, months=scope)
@@ -187,8 +189,9 @@ class _Object:
 
     @property
     def order(self) -> tuple[datetime, str]:
-        """The order of writes, the same for every writer that lists the folder."""
-        return self.last_modified, self.uri
+        """The order of writes, the same for every writer that lists the folder (the file name breaks
+        ties: it starts with the time of its write)."""
+        return self.last_modified, self.uri.rsplit("/", 1)[-1]
 
 
 def _objects(aws: AwsSession, path: str) -> list[_Object]:
@@ -208,27 +211,29 @@ def _months_with_copies(objects: Sequence[_Object]) -> set[str]:
 
 
 def _superseded(objects: Sequence[_Object], *, written: Iterable[str], months: set[str] | None) -> list[str]:
-    """The files this write replaces (of `months` only, when given): in each folder it wrote, those written
-    before its own; in another folder, those written before its first file.
+    """The files this write replaces (of `months` only, when given): in each folder it wrote, every file
+    but the latest; in another folder, the files written before its first one.
 
-    Listed after writing, not before: if another writer wrote the same folders meanwhile, each deletes
-    only what came before its own file, so whatever the interleaving, the folder ends with exactly one
-    file, the latest (never none, never two).
+    Listed after writing, not before: of two writers at once, the one that lists last sees both files
+    and keeps only the latest, and neither ever deletes the latest: whatever the interleaving, each
+    folder ends with exactly one file (never none, never two). The latest may be the other writer's.
     """
     own = set(written)
-    mine = {found.uri: found for found in objects if found.uri in own}
+    in_scope = [found for found in objects if months is None or _month_of(found.uri) in months]
+    latest: dict[str, _Object] = {}
+    for found in in_scope:
+        if found.folder not in latest or found.order > latest[found.folder].order:
+            latest[found.folder] = found
+    mine = [found for found in in_scope if found.uri in own]
     if not mine:
         return []
-    first_by_folder: dict[str, tuple[datetime, str]] = {}
-    for found in mine.values():
-        first_by_folder[found.folder] = min(first_by_folder.get(found.folder, found.order), found.order)
-    first = min(first_by_folder.values())
+    wrote = {found.folder for found in mine}
+    first = min(found.order for found in mine)
     return [
         found.uri
-        for found in objects
-        if found.uri not in mine
-        and (months is None or _month_of(found.uri) in months)
-        and found.order < first_by_folder.get(found.folder, first)
+        for found in in_scope
+        if (found.folder in wrote and found is not latest[found.folder])
+        or (found.folder not in wrote and found.order < first)
     ]
 
 
