@@ -10,7 +10,6 @@ Elsewhere than on Linux, Prefect's own behaviour is kept.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import os
 import signal
@@ -52,8 +51,10 @@ def start_tied_server() -> None:
 
 
 def _die_with(parent: int) -> Callable[[], None]:
+    # Loaded here, in the parent: between fork and exec the child should do as little as possible.
+    libc = ctypes.CDLL(None, use_errno=True)
+
     def in_child() -> None:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:  # the parent died before the request took effect
             os._exit(1)
