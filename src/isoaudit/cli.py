@@ -241,6 +241,9 @@ def _demo(args: argparse.Namespace) -> int:
             "reports_dir": str(args.out or Path("reports")),
         }
         load_config(args.config, **overrides)
+        from isoaudit.prefect_server import start_tied_server
+
+        start_tied_server()  # dies with this process, even after kill -9
         from flows.weekly_audit import weekly_audit
 
         log.info("running the weekly audit against the emulator at %s", emulator.url)

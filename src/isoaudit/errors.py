@@ -44,9 +44,10 @@ def expect(response: Mapping[str, Any], *keys: str, operation: str) -> Mapping[s
     missing = [key for key in keys if key not in response]
     if missing:
         found = sorted(key for key in response if key != "ResponseMetadata")
+        holds = f"it holds only {', '.join(found)}" if found else "it holds nothing"
         raise UnexpectedResponse(
-            f"{operation}: unexpected answer without {', '.join(missing)} (got keys {found or 'none'}):"
-            " a proxy or endpoint in the way?"
+            f"{operation}: unexpected answer without {', '.join(missing)} ({holds}): a proxy or endpoint in "
+            "the way?"
         )
     return response
 
