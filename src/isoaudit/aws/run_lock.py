@@ -5,6 +5,7 @@ read before the other wrote. The lock is one small JSON object beside the tables
 `If-None-Match: *` (S3 refuses it when the object exists), holding the run id, host, process, start and
 expiry. A lock past its expiry (its run was killed) is taken over with `If-Match` on its ETag, so that of
 two runs taking it over at once only one succeeds. The run that holds it deletes it when it ends.
+moto 5.2 honours both conditions on PutObject as S3 does (tests/test_lake_integrity.py).
 """
 
 from __future__ import annotations
@@ -44,7 +45,13 @@ class Holder:
 
     @property
     def expiry(self) -> datetime:
-        return datetime.fromisoformat(self.expires_at)
+        moment = datetime.fromisoformat(self.expires_at)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+_UNREADABLE = Holder(
+    run_id="unknown", host="unknown", pid=0, started_at="", expires_at="1970-01-01T00:00:00+00:00"
+)
 
 
 def lock_key(config: AuditConfig) -> str:
@@ -124,10 +131,9 @@ def _read(s3: Any, config: AuditConfig) -> tuple[Holder | None, str | None]:
         raise
     try:
         holder = Holder(**json.loads(answer["Body"].read()))
-    except (ValueError, TypeError):  # not a lock isoaudit wrote: treat as expired, take it over
-        holder = Holder(
-            run_id="unknown", host="unknown", pid=0, started_at="", expires_at="1970-01-01T00:00:00+00:00"
-        )
+        holder.expiry  # noqa: B018  (parsed now: a lock whose expiry cannot be read is no lock)
+    except (ValueError, TypeError):  # not a lock isoaudit wrote: treated as expired, taken over
+        holder = _UNREADABLE
     return holder, answer["ETag"]
 
 
