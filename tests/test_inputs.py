@@ -231,7 +231,11 @@ def test_lake_check_names_the_file_and_repair_moves_it_aside(
     argv = ["lake", "check", "--bucket", organization.bucket, "--endpoint-url", emulator.url]
 
     assert main(argv) == EXIT_ENVIRONMENT
-    assert f"not Parquet: s3://{organization.bucket}/{CORRUPT_KEY}" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert f"not Parquet: s3://{organization.bucket}/{CORRUPT_KEY}" in captured.out
+    assert captured.err.strip().splitlines() == [
+        "isoaudit: 1 lake file(s) not Parquet: run `isoaudit lake check --repair` to move them aside"
+    ]
     assert main([*argv, "--repair"]) == 0
     target = lake_check.quarantine_uri(config=config, uri=f"s3://{organization.bucket}/{CORRUPT_KEY}")
     assert f"moved s3://{organization.bucket}/{CORRUPT_KEY} to {target}" in capsys.readouterr().out

@@ -14,6 +14,7 @@ from typing import Any
 from isoaudit.config import AuditConfig, ConfigError, load_config
 from isoaudit.errors import BrokenEnvironment
 from isoaudit.guardrails import GUARDRAILS
+from isoaudit.lake_command import add_lake_command
 
 EXIT_CONFIG = 2  # bad input: a field, a flag, a variable
 EXIT_ENVIRONMENT = 3  # broken environment: credentials, bucket, catalog, lock, folder
@@ -124,19 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     query.set_defaults(verbose=False)
 
-    lake = commands.add_parser(
-        "lake",
-        help="check the lake's files; move aside those that are not Parquet",
-        description="`isoaudit lake check` lists the files in the lake's table folders that are not Parquet "
-        "(every read of their table would fail). With --repair, each is moved to <prefix>/_quarantine/ "
-        "(kept, outside every table), under the lake's run lock. No row of a readable file is ever dropped.",
-    )
-    lake.add_argument("action", choices=("check",), help="check")
-    lake.add_argument("--repair", action="store_true", help="move the files that are not Parquet aside")
-    lake.add_argument("--config", type=Path, help="TOML configuration file (bucket, prefix)")
-    lake.add_argument("--bucket", help="S3 bucket of the lake")
-    lake.add_argument("--endpoint-url", help="AWS-compatible endpoint (an emulator); omit for AWS")
-    lake.set_defaults(verbose=False, out=None)
+    add_lake_command(commands)
     return parser
 
 
