@@ -15,6 +15,7 @@ from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from isoaudit import audit
+from isoaudit.aws import preflight, run_lock
 from isoaudit.aws.organizations import Account
 from isoaudit.aws.session import AwsSession
 from isoaudit.collect import AccountAudit, AuditRun, audit_account
@@ -109,17 +110,48 @@ def weekly_audit(
     week: str | None = None,
     overrides: dict[str, Any] | None = None,
     resend: bool = False,
+    run_id: str | None = None,
 ) -> dict[str, Any]:
     """Audit every account of the Organization for `week` (default: the last complete ISO week); email the
-    report to whoever has not received this week's yet (everyone again with `resend`)."""
+    report to whoever has not received this week's yet (everyone again with `resend`).
+
+    `run_id`: given by a caller that took the lake's run lock for it (the command line); None: a new one.
+    """
     logger = get_run_logger()
     config = load_config(Path(config_file) if config_file else None, **(overrides or {}))
-    run = audit.start_run(week=week)
+    run = audit.start_run(week=week, run_id=run_id)
     aws = audit.management_session(config)
-    organization = discover_organization(aws, config, run)
-    logger.info(
-        "auditing %d accounts for %s (run %s)", len(organization.accounts), run.audit_week, run.run_id
-    )
+    if run_id is None:  # not started by the command line, which checked already
+        preflight.check(aws=aws, config=config)
+    # One run at a time writes the lake (the command line may hold the lock already for this run id).
+    with run_lock.held(aws=aws, config=config, run_id=run.run_id):
+        organization = discover_organization(aws, config, run)
+        logger.info(
+            "auditing %d accounts for %s (run %s)", len(organization.accounts), run.audit_week, run.run_id
+        )
+        audits = _collect_accounts(aws, config, run, organization)
+        policies = read_guardrails.submit(aws, organization.accounts)
+        stored = store_lake(aws, config, run, organization.accounts, audits)
+        analysis = analyse(config, run, stored, policies.result())
+        workbook = publish_reports(aws, config, analysis)
+        delivery = deliver_reports(aws, config, run, analysis, workbook, resend)
+        alert_new_violations(aws, config, run, analysis, delivery.workbook_uri)
+        _publish_artifacts(analysis.weekly, workbook)
+        logger.info("workbook written to %s, archived at %s", workbook, delivery.workbook_uri)
+        return {
+            **report_json(analysis.weekly),
+            "workbook": str(workbook),
+            "page": str(delivery.page),
+            "archive": {"workbook": delivery.workbook_uri, "summary": delivery.summary_uri},
+            "emails": delivery.emails,
+        }
+
+
+def _collect_accounts(
+    aws: AwsSession, config: AuditConfig, run: AuditRun, organization: audit.Organization
+) -> list[AccountAudit]:
+    """One task per account, side by side; progress after each account."""
+    logger = get_run_logger()
     slots = threading.BoundedSemaphore(config.concurrency)
     futures = [
         collect_account.submit(aws, account, config, run, organization, slots)
@@ -142,21 +174,7 @@ def weekly_audit(
             gaps,
         )
     progress.finished()
-    policies = read_guardrails.submit(aws, organization.accounts)
-    stored = store_lake(aws, config, run, organization.accounts, audits)
-    analysis = analyse(config, run, stored, policies.result())
-    workbook = publish_reports(aws, config, analysis)
-    delivery = deliver_reports(aws, config, run, analysis, workbook, resend)
-    alert_new_violations(aws, config, run, analysis, delivery.workbook_uri)
-    _publish_artifacts(analysis.weekly, workbook)
-    logger.info("workbook written to %s, archived at %s", workbook, delivery.workbook_uri)
-    return {
-        **report_json(analysis.weekly),
-        "workbook": str(workbook),
-        "page": str(delivery.page),
-        "archive": {"workbook": delivery.workbook_uri, "summary": delivery.summary_uri},
-        "emails": delivery.emails,
-    }
+    return audits
 
 
 def _publish_artifacts(weekly: WeeklyReport, workbook: Path) -> None:

@@ -168,6 +168,9 @@ def test_deployment_runs_every_monday_at_six_utc_on_the_isoaudit_pool(deployed: 
     assert deployment["work_pool_name"] == "isoaudit"
     assert deployment["entrypoint"] == "flows/weekly_audit.py:weekly_audit"
     assert deployment["parameters"] == {"config_file": "isoaudit.toml"}
+    # Two runs of the deployment never overlap: the second waits (issue 11).
+    assert deployment["global_concurrency_limit"]["limit"] == 1
+    assert deployment["concurrency_options"]["collision_strategy"] == "ENQUEUE"
 
 
 def test_a_run_of_the_deployment_audits_the_organization_and_writes_the_workbook(

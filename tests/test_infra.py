@@ -26,7 +26,7 @@ from cfnlint.api import lint, lint_file
 from cfnlint.decode import cfn_yaml
 
 from isoaudit import delivery, doctor
-from isoaudit.aws import ec2, lake, organizations, sns
+from isoaudit.aws import ec2, lake, lake_check, organizations, preflight, run_lock, sns
 from isoaudit.aws.session import AwsSession
 from isoaudit.aws.sts import assume_role, role_arn
 from isoaudit.collect import AuditRun, audit_account
@@ -275,6 +275,7 @@ S3_ACTIONS = {
     "UploadPart": "s3:PutObject",
     "CompleteMultipartUpload": "s3:PutObject",
     "DeleteObjects": "s3:DeleteObject",
+    "CopyObject": "s3:PutObject",  # and s3:GetObject on the source, which GetObject calls need anyway
 }
 # Calls that no IAM policy can deny.
 UNGATED = {"sts:GetCallerIdentity"}
@@ -370,6 +371,8 @@ def recorded_calls(emulator, tmp_path_factory) -> RecordedCalls:
 
     read_preventive_coverage(aws=auditor, accounts=accounts)
     ec2.enabled_regions(aws=auditor)
+    preflight.check(aws=auditor, config=config)
+    run_lock.acquire(aws=auditor, config=config, run_id="infra")
     for _ in range(2):  # the second write replaces what the first wrote
         lake.read_table(aws=auditor, config=config, table="jobs")
         lake.write_table(
@@ -380,6 +383,10 @@ def recorded_calls(emulator, tmp_path_factory) -> RecordedCalls:
             months=lake.creation_months(audited.jobs),
         )
         lake.write_table(aws=auditor, config=config, table="coverage", frame=audited.coverage)
+    run_lock.release(aws=auditor, config=config, run_id="infra")
+    # `isoaudit lake check --repair` with the auditor's policy: a file that is not Parquet, moved aside.
+    setup.client("s3").put_object(Bucket=spec.bucket, Key="isoaudit/jobs/broken.parquet", Body=b"not parquet")
+    lake_check.move_aside(aws=auditor, config=config, uris=lake_check.not_parquet(aws=auditor, config=config))
     sns.publish(aws=auditor, topic_arn=topic_arn, subject="isoaudit test", message="one alert")
     reports_dir = tmp_path_factory.mktemp("reports")
     report_keys = _deliver_and_check(

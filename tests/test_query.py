@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import shutil
@@ -11,6 +12,7 @@ import boto3
 import pandas as pd
 import pytest
 
+from isoaudit import local_lake
 from isoaudit.aws.session import AwsSession
 from isoaudit.cli import main
 from isoaudit.config import AuditConfig
@@ -136,7 +138,7 @@ def test_the_default_lake_is_in_the_configured_reports_folder(capsys, built, tmp
     config.write_text(f'bucket = "isoaudit-lake"\nreports_dir = "{reports.as_posix()}"\n')
     code, out, _ = run(capsys, "--config", str(config), "--format", "csv", "SELECT count(*) AS n FROM jobs")
     assert code == 0
-    assert out.split() == ["n", str(len(built.facts))]
+    assert out.split() == ['"n"', str(len(built.facts))]  # text quoted, numbers not
 
 
 def test_a_table_never_written_is_empty_and_its_views_still_work(capsys, built, tmp_path) -> None:
@@ -149,10 +151,54 @@ def test_a_table_never_written_is_empty_and_its_views_still_work(capsys, built, 
     assert code == 0
     assert out.startswith("(no rows; columns: state, team, environment, account_id")
     code, out, _ = run(capsys, "--lake", str(lake), "--format", "csv", "SELECT count(*) AS n FROM violations")
-    assert out.split() == ["n", str(int((~built.facts["compliant"]).sum()))]
+    assert out.split() == ['"n"', str(int((~built.facts["compliant"]).sum()))]
 
 
 def test_query_needs_sql_or_list(capsys) -> None:
     code, _, err = run(capsys)
     assert code == 2
     assert "--list" in err
+
+
+HOSTILE_SQL = (
+    "SELECT * FROM (VALUES "
+    "('=HYPERLINK(\"http://evil\",\"x\")', -1), ('=cmd|'' /C calc''!A0', 2), ('@SUM(1)', 3), ('+1', 4),"
+    " ('-2+3', 5), (chr(9) || '=1', 6), (chr(13) || '=1', 7), ('plain', 8)"
+    ") AS t(job_name, n) ORDER BY n"
+)
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_plain_text(capsys, built) -> None:
+    # Job names and tags come from AWS: in a CSV opened in a spreadsheet they must never become formulas.
+    expected = [
+        '\'=HYPERLINK("http://evil","x")',
+        "'=cmd|' /C calc'!A0",
+        "'@SUM(1)",
+        "'+1",
+        "'-2+3",
+        "'\t=1",
+        "'\r=1",
+        "plain",
+    ]
+    connection = local_lake.connect(built.folder)
+    rendered = local_lake.render(
+        local_lake.query(connection, HOSTILE_SQL, dialect="duckdb"), output_format="csv"
+    )
+    header, *rows = list(csv.reader(io.StringIO(rendered, newline="")))
+    assert header == ["job_name", "n"]
+    assert [name for name, _ in rows] == expected
+    assert [int(number) for _, number in rows] == [-1, 2, 3, 4, 5, 6, 7, 8]  # numbers stay numbers
+    # The command prints the same (a terminal shows a carriage return as a line end).
+    code, out, _ = run(
+        capsys, "--lake", str(built.folder), "--format", "csv", "--dialect", "duckdb", HOSTILE_SQL
+    )
+    assert code == 0
+    assert out.startswith('"job_name","n"\n"\'=HYPERLINK(""http://evil"",""x"")",-1\n"\'=cmd|')
+
+
+def test_table_output_carries_no_control_character(capsys, built) -> None:
+    sql = "SELECT 'a' || chr(27) || '[2J' || chr(27) || ']0;pwned' || chr(7) || 'b' || chr(0) || 'c' AS tag"
+    code, out, _ = run(capsys, "--lake", str(built.folder), "--dialect", "duckdb", sql)
+    assert code == 0
+    assert not {character for character in out if ord(character) < 32 and character != "\n"}
+    assert "a[2J]0;pwnedbc" in out

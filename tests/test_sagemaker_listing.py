@@ -159,3 +159,19 @@ def test_slice_windows_cover_exactly_the_times_between_the_end_pages(
     assert windows[0].start == low and windows[-1].end == high
     assert all(left.end == right.start for left, right in itertools.pairwise(windows))
     assert all(window.start <= window.end for window in windows)
+
+
+def test_a_server_that_ignores_sort_order_still_yields_every_job(
+    emulator: Emulator, thirteen_hundred_jobs
+) -> None:
+    # Plain moto (and any server that ignores SortOrder) answers the "newest" and the "oldest" page with the
+    # same page: nothing can be concluded about what lies between, so the listing follows NextToken.
+    member, names = thirteen_hundred_jobs
+    emulator.faults.ignore_sort_order = True
+    try:
+        listed = sagemaker.list_jobs(aws=member, region=REGION, kind=sagemaker.TRAINING)
+        searched = sagemaker.search_training_jobs(aws=member, region=REGION)
+    finally:
+        emulator.faults.ignore_sort_order = False
+    assert sorted(summary["TrainingJobName"] for summary in listed) == names
+    assert sorted(record["TrainingJobName"] for record in searched) == names

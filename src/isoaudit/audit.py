@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -50,10 +51,16 @@ class Organization:
     plans: dict[tuple[str, str], RegionPlan]
 
 
-def start_run(*, week: str | None = None, now: pd.Timestamp | None = None) -> AuditRun:
+def new_run_id(started_at: datetime) -> str:
+    return f"{started_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def start_run(
+    *, week: str | None = None, now: pd.Timestamp | None = None, run_id: str | None = None
+) -> AuditRun:
     started_at = (now or pd.Timestamp.now(tz="UTC")).to_pydatetime()
     return AuditRun(
-        run_id=f"{started_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}",
+        run_id=run_id or new_run_id(started_at),
         audit_week=week or last_complete_week(pd.Timestamp(started_at)),
         started_at=started_at,
     )

@@ -12,11 +12,14 @@ from typing import Any
 
 from isoaudit import progress
 from isoaudit.config import AuditConfig, ConfigError, load_config
+from isoaudit.doctor_command import add_doctor_command, doctor_command
+from isoaudit.errors import BrokenEnvironment
 from isoaudit.guardrails import GUARDRAILS
+from isoaudit.lake_command import add_lake_command
 
-EXIT_CONFIG = 2
+EXIT_CONFIG = 2  # bad input: a field, a flag, a variable
+EXIT_ENVIRONMENT = 3  # broken environment: credentials, bucket, catalog, lock, folder
 EXIT_AWS = 1
-EXIT_ENVIRONMENT = 3
 EXIT_QUERY = 1
 
 DESCRIPTION = """\
@@ -30,6 +33,10 @@ who launched them, and how fast each team fixes them.
   isoaudit guardrails   the audit role, the auditor's policy, the SCP, the detection templates and the
                         SDK defaults in infra/; which accounts the SCP covers
   isoaudit query   ask the local copy of the lake (reports/lake) in SQL, with the Athena views
+  isoaudit lake check [--repair]   name the lake files that are not Parquet; move them aside
+
+Exit codes: 0 done, 2 bad input (the line names the field), 3 broken environment (the line names the
+resource and what to do), 1 other failures.
 """
 
 
@@ -95,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     guardrails.add_argument("--json", action="store_true", help="print the coverage as one JSON document")
     guardrails.add_argument("-v", "--verbose", action="store_true", help="show AWS client logs")
 
-    _add_doctor(commands)
+    add_doctor_command(commands)
 
     query = commands.add_parser(
         "query",
@@ -124,26 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="SQL dialect of the query (default athena: Athena/Trino SQL, translated to DuckDB)",
     )
     query.set_defaults(verbose=False)
+
+    add_lake_command(commands)
     return parser
-
-
-def _add_doctor(commands: argparse._SubParsersAction) -> None:
-    doctor = commands.add_parser(
-        "doctor",
-        help="check every prerequisite of a run before the first one",
-        description="Check, one by one, what a run needs and print ✓ or ✗ with the fix: the caller's "
-        "identity and Organizations read access, AssumeRole into the audit role (in a sample of accounts; "
-        "every account with --all), the bucket (a probe object written and deleted, with KMS when set), "
-        "the Glue database, the Athena workgroup and its output location, the SNS topic, and the SES "
-        "sender. Exit code 0 only when every check passes, 3 otherwise.",
-    )
-    doctor.add_argument("--config", type=Path, help="TOML configuration file (see isoaudit.example.toml)")
-    doctor.add_argument("--bucket", help="S3 bucket of the Parquet lake (overrides the config)")
-    doctor.add_argument(
-        "--endpoint-url", help="AWS-compatible endpoint for every service (an emulator); omit for AWS"
-    )
-    doctor.add_argument("--all", action="store_true", help="try the audit role in every account")
-    doctor.add_argument("-v", "--verbose", action="store_true", help="show AWS client logs")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,11 +147,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "query":
             return _query(args)
         if args.command == "doctor":
-            return _doctor(args)
+            return doctor_command(args)
+        if args.command == "lake":
+            from isoaudit.lake_command import lake_check
+
+            return lake_check(args)
         return _demo(args)
     except ConfigError as exc:
         print(f"isoaudit: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except BrokenEnvironment as exc:
+        print(f"isoaudit: {exc}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -183,19 +180,43 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    overrides = _overrides(args)
-    load_config(args.config, **overrides)  # validate before Prefect or AWS is touched
-    from flows.weekly_audit import weekly_audit
+    from isoaudit import audit
+    from isoaudit.aws import preflight, run_lock
 
-    with progress.reporting(progress.for_terminal(as_json=args.json, interactive=sys.stdout.isatty())):
-        result = weekly_audit(
-            config_file=str(args.config) if args.config else None,
-            week=args.week,
-            overrides=overrides,
-            resend=args.resend,
-        )
+    overrides = _overrides(args)
+    _valid_week(args.week)
+    config = load_config(args.config, **overrides)  # validate before Prefect or AWS is touched
+    aws = audit.management_session(config)
+    preflight.check(aws=aws, config=config)  # before anything is written
+    run = audit.start_run(week=args.week)
+    # The lock is taken here, so that a second run fails in a second, before Prefect starts; the flow,
+    # given this run id, finds the lock already its own.
+    with run_lock.held(aws=aws, config=config, run_id=run.run_id):
+        from isoaudit.prefect_server import start_tied_server
+
+        start_tied_server()
+        from flows.weekly_audit import weekly_audit
+
+        with progress.reporting(progress.for_terminal(as_json=args.json, interactive=sys.stdout.isatty())):
+            result = weekly_audit(
+                config_file=str(args.config) if args.config else None,
+                week=run.audit_week,
+                overrides=overrides,
+                resend=args.resend,
+                run_id=run.run_id,
+            )
     _print(result, as_json=args.json)
     return 0
+
+
+def _valid_week(week: str | None) -> None:
+    from isoaudit.metrics.weeks import week_start
+
+    if week is not None:
+        try:
+            week_start(week)
+        except ValueError as exc:
+            raise ConfigError(f"--week: {exc}") from None
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -203,6 +224,7 @@ def _demo(args: argparse.Namespace) -> int:
     from isoaudit.emulator.organization import build_organization, demo_spec
     from isoaudit.emulator.server import start_emulator
 
+    _valid_week(args.week)
     # The emulator accepts any credentials; these are not secrets, and only this process sees them.
     for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
         os.environ[name] = value
@@ -224,6 +246,9 @@ def _demo(args: argparse.Namespace) -> int:
             "email": email,
         }
         load_config(args.config, **overrides)
+        from isoaudit.prefect_server import start_tied_server
+
+        start_tied_server()  # dies with this process, even after kill -9
         from flows.weekly_audit import weekly_audit
 
         log.info("running the weekly audit against the emulator at %s", emulator.url)
@@ -303,18 +328,6 @@ def _scp_coverage(args: argparse.Namespace) -> int:
         print(f"  {status:<12} {account}  {by}".rstrip())
     print(f"\npreventive coverage: {covered}/{len(rows)} accounts ({_pct(summary['coverage'])})")
     return 0
-
-
-def _doctor(args: argparse.Namespace) -> int:
-    from isoaudit import doctor
-
-    config = load_config(args.config, bucket=args.bucket, endpoint_url=args.endpoint_url)
-    checks = doctor.run_checks(config, every_account=args.all)
-    for check in checks:
-        print(doctor.render(check))
-    failed = sum(not check.ok for check in checks)
-    print(f"\n{len(checks) - failed} of {len(checks)} checks passed" + ("" if failed else ": ready to run"))
-    return EXIT_ENVIRONMENT if failed else 0
 
 
 def _query(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from isoaudit.aws.sagemaker import JobKind
 from isoaudit.aws.session import AwsSession
 from isoaudit.config import AuditConfig
 from isoaudit.errors import AUDIT_ERRORS, describe_failure
-from isoaudit.records import job_rows
+from isoaudit.records import job_rows, usable_records
 from isoaudit.schema import COVERAGE, JOBS, conform, empty_frame
 
 log = logging.getLogger(__name__)
@@ -115,10 +115,19 @@ class _Gap(Exception):
 
 
 def _guarded(read: Callable[[], T], *, context: str) -> T:
+    """The error policy of collection: any failure of a read becomes the gap of what it was reading.
+
+    AWS's refusals and unreadable answers (AUDIT_ERRORS) are expected. Anything else is a defect or an
+    answer isoaudit cannot handle: it is logged with its traceback, and still ends only this account-region
+    (or account), never the other accounts' audit.
+    """
     try:
         return read()
     except AUDIT_ERRORS as exc:
         raise _Gap(describe_failure(exc, context=context)) from None
+    except Exception as exc:
+        log.exception("unexpected failure (%s); recorded as a coverage gap", context)
+        raise _Gap(describe_failure(exc, context=f"{context}: unexpected")) from None
 
 
 def audit_account(
@@ -151,6 +160,7 @@ def audit_account(
         )
         enabled = _guarded(lambda: ec2.enabled_regions(aws=member), context="cannot list enabled regions")
     except _Gap as gap:
+        log.warning("account %s not audited: %s", account.account_id, gap.reason)
         for region in wanted:
             coverage.failed(region=region, reason=gap.reason)
         return AccountAudit(account.account_id, empty_frame(JOBS), coverage.frame())
@@ -196,18 +206,35 @@ def _audit_region(
     with slots:
         try:
             read = _guarded(lambda: _read_region(counted, region, plan), context=f"cannot read {region}")
+            jobs, left_out = _guarded(
+                lambda: _rows(read, account_id=account.account_id, region=region, run=run),
+                context=f"cannot store the jobs of {region}",
+            )
         except _Gap as gap:
             log.warning("account %s region %s not audited: %s", account.account_id, region, gap.reason)
             coverage.failed(region=region, reason=gap.reason, api_calls=counted.counter.count, plan=plan)
             return empty_frame(JOBS), frozenset()
-    frames = [
-        job_rows(found, kind=kind, account_id=account.account_id, region=region, seen_at=run.started_at)
-        for kind, found in read.records.items()
-    ]
-    jobs = pd.concat(frames, ignore_index=True)
+    note = ""
+    if left_out:
+        note = f"{len(left_out)} record(s) left out, unusable: {'; '.join(left_out[:5])}"
+        log.warning("account %s region %s: %s", account.account_id, region, note)
     seen = len(read.listed | frozenset(jobs["job_arn"]))  # a full listing sees jobs it does not fetch again
-    coverage.audited(region=region, jobs_seen=seen, api_calls=counted.counter.count, plan=plan)
+    coverage.audited(region=region, jobs_seen=seen, api_calls=counted.counter.count, plan=plan, note=note)
     return jobs, read.listed
+
+
+def _rows(
+    read: _RegionRead, *, account_id: str, region: str, run: AuditRun
+) -> tuple[pd.DataFrame, list[str]]:
+    """The JOBS rows of a region's records, and a note per record left out because it is unusable."""
+    frames, left_out = [], []
+    for kind, found in read.records.items():
+        usable, unusable = usable_records(found, kind=kind)
+        left_out += unusable
+        frames.append(
+            job_rows(usable, kind=kind, account_id=account_id, region=region, seen_at=run.started_at)
+        )
+    return pd.concat(frames, ignore_index=True), left_out
 
 
 @dataclass(frozen=True)
@@ -321,11 +348,13 @@ class _CoverageRecorder:
         self._run = run
         self._rows: list[dict] = []
 
-    def audited(self, *, region: str, jobs_seen: int, api_calls: int, plan: RegionPlan) -> None:
+    def audited(
+        self, *, region: str, jobs_seen: int, api_calls: int, plan: RegionPlan, note: str = ""
+    ) -> None:
         self._add(
             region=region,
             status="audited",
-            reason="",
+            reason=note,
             listing=plan.listing,
             jobs_seen=jobs_seen,
             api_calls=api_calls,

@@ -5,19 +5,26 @@ Validated on load, before any AWS call: a mistake raises ConfigError naming the 
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
+import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin
+from urllib.parse import urlparse
 
 from botocore.session import get_session
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from pydantic_settings.exceptions import SettingsError
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -29,6 +36,11 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 EMAIL_ADDRESS = re.compile(rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]{{1,64}}@{_LABEL}(?:\.{_LABEL})+$")
 # SES refuses a message with more recipients than this.
 MAX_RECIPIENTS = 50
+# IAM's own rule for role names.
+ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+# S3 key characters that need no encoding anywhere (AWS's "safe characters"), in segments separated by "/".
+PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9!_.*'()-]+$")
+ENV_PREFIX = "ISOAUDIT_"
 
 
 def _known_regions() -> frozenset[str]:
@@ -97,7 +109,7 @@ class EmailConfig(BaseModel):
 class AuditConfig(BaseSettings):
     """Everything a run needs; production and the embedded demo differ only in these values."""
 
-    model_config = SettingsConfigDict(env_prefix="ISOAUDIT_", extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
 
     # Where the data goes.
     bucket: str = Field(description="S3 bucket that holds the Parquet lake and Athena results")
@@ -156,6 +168,32 @@ class AuditConfig(BaseSettings):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be empty")
+        return value
+
+    @field_validator("role_name")
+    @classmethod
+    def _role_name(cls, value: str) -> str:
+        if not ROLE_NAME.match(value):
+            raise ValueError("expected an IAM role name (1-64 letters, digits and +=,.@_-, no spaces)")
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        segments = value.strip("/").split("/")
+        if not all(PREFIX_SEGMENT.match(part) and part not in {".", ".."} for part in segments):
+            raise ValueError(
+                "expected an S3 key prefix of letters, digits and !_.*'()- separated by /, without . or .."
+            )
+        return value
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            url = urlparse(value)
+            if url.scheme not in {"http", "https"} or not url.hostname:
+                raise ValueError(f"{value!r} is not a URL (expected e.g. http://127.0.0.1:5000)")
         return value
 
     @field_validator("bucket")
@@ -237,21 +275,62 @@ class AuditConfig(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Command line beats environment beats file.
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, _config_file.get()))
+        return (
+            init_settings,
+            _EnvSource(settings_cls),
+            TomlConfigSettingsSource(settings_cls, _config_file.get()),
+        )
+
+
+class _EnvSource(EnvSettingsSource):
+    """ISOAUDIT_* variables; a list can also be given as comma-separated text (ISOAUDIT_REGIONS=a,b), the
+    way a shell user writes it, besides JSON."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        try:
+            return super().decode_complex_value(field_name, field, value)
+        except ValueError:
+            if get_origin(field.annotation) is list and isinstance(value, str):
+                return [item.strip() for item in value.split(",") if item.strip()]
+            expected = 'a JSON object, e.g. {"key": "value"}'
+            if get_origin(field.annotation) is not dict:
+                expected = "JSON"
+            raise ConfigError(
+                f"{ENV_PREFIX}{field_name.upper()}: expected {expected}, not {str(value)[:40]!r}"
+            ) from None
 
 
 def load_config(path: Path | None = None, **overrides: Any) -> AuditConfig:
     """Load and validate; `overrides` are command-line values (None means not given)."""
     if path is not None and not path.is_file():
         raise ConfigError(f"config file {path}: not found")
+    _no_unknown_variables()
     given = {key: value for key, value in overrides.items() if value is not None}
     token = _config_file.set(path)
     try:
         return AuditConfig(**given)
     except ValidationError as exc:
         raise ConfigError(_one_line(exc, path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path}: not UTF-8 text (save it as UTF-8)") from None
+    except SettingsError as exc:
+        if isinstance(exc.__cause__, ConfigError):
+            raise exc.__cause__ from None
+        raise ConfigError(str(exc)) from None
     finally:
         _config_file.reset(token)
+
+
+def _no_unknown_variables() -> None:
+    """A misspelt variable (ISOAUDIT_BUKCET) must not silently leave a field at its default."""
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in AuditConfig.model_fields}
+    for name in sorted(os.environ):
+        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known:
+            close = difflib.get_close_matches(name.upper(), sorted(known), n=1)
+            hint = f"did you mean {close[0]}?" if close else "see isoaudit.example.toml for the fields"
+            raise ConfigError(f"{name}: unknown environment variable ({hint})")
 
 
 def _one_line(exc: ValidationError, path: Path | None) -> str:

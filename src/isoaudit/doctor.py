@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from isoaudit.aws import organizations, preflight, reports, ses
+from isoaudit.aws import organizations, probes, reports, ses
 from isoaudit.aws.organizations import Account
 from isoaudit.aws.session import AwsSession, default_session
 from isoaudit.aws.sts import assume_role, role_arn
@@ -53,7 +53,7 @@ def run_checks(
 ) -> list[Check]:
     """Every check, in order; `aws` is the identity that runs isoaudit (default: the standard chain)."""
     aws = aws or default_session(region=config.home_region, endpoint_url=config.endpoint_url)
-    identity, caller = _attempt(lambda: preflight.caller_identity(aws=aws))
+    identity, caller = _attempt(lambda: probes.caller_identity(aws=aws))
     if caller is None:
         return [Check("caller identity", False, identity, "set AWS credentials (AWS_PROFILE, or a role)")]
     checks = [Check("caller identity", True, caller["arn"])]
@@ -137,7 +137,7 @@ def _audit_role(aws: AwsSession, config: AuditConfig, account: Account, *, calle
             f"deploy infra/audit-role.yaml to this account (README step 1) with AuditingAccountId="
             f"{caller_account}, and set external_id to the role's ExternalId if it has one",
         )
-    lookup, role = _attempt(lambda: preflight.role(aws=admin, role_name=config.role_name))
+    lookup, role = _attempt(lambda: probes.role(aws=admin, role_name=config.role_name))
     if role is None:
         if _code(lookup) == "NoSuchEntity":
             return Check(
@@ -222,7 +222,7 @@ def _bucket(aws: AwsSession, config: AuditConfig) -> Check:
 
 def _glue(aws: AwsSession, config: AuditConfig) -> Check:
     name = f"Glue database {config.database}"
-    reason, _ = _attempt(lambda: preflight.glue_database(aws=aws, name=config.database))
+    reason, _ = _attempt(lambda: probes.glue_database(aws=aws, name=config.database))
     if not reason:
         return Check(name, True, "exists")
     if _code(reason) == "EntityNotFoundException":
@@ -232,7 +232,7 @@ def _glue(aws: AwsSession, config: AuditConfig) -> Check:
 
 def _athena(aws: AwsSession, config: AuditConfig) -> Check:
     name = f"Athena workgroup {config.athena_workgroup}"
-    reason, workgroup = _attempt(lambda: preflight.athena_workgroup(aws=aws, name=config.athena_workgroup))
+    reason, workgroup = _attempt(lambda: probes.athena_workgroup(aws=aws, name=config.athena_workgroup))
     if workgroup is None:
         fix = f"{POLICY_FIX} (AthenaWorkgroup={config.athena_workgroup})"
         if not reason or _code(reason) == "InvalidRequestException":
@@ -254,7 +254,7 @@ def _athena(aws: AwsSession, config: AuditConfig) -> Check:
         "OutputLocation"
     )
     output = enforced or config.athena_output
-    reason, _ = _attempt(lambda: preflight.bucket_exists(aws=aws, bucket=output.split("/")[2]))
+    reason, _ = _attempt(lambda: probes.bucket_exists(aws=aws, bucket=output.split("/")[2]))
     if reason:
         return Check(
             name,
@@ -268,7 +268,7 @@ def _athena(aws: AwsSession, config: AuditConfig) -> Check:
 
 def _topic(aws: AwsSession, topic_arn: str, *, caller_account: str) -> Check:
     name = f"SNS topic {topic_arn.rsplit(':', 1)[-1]}"
-    reason, attributes = _attempt(lambda: preflight.topic_attributes(aws=aws, topic_arn=topic_arn))
+    reason, attributes = _attempt(lambda: probes.topic_attributes(aws=aws, topic_arn=topic_arn))
     if attributes is None:
         fix = "create the topic or fix sns_topic_arn" if _code(reason) == "NotFound" else POLICY_FIX
         return Check(name, False, reason, fix)

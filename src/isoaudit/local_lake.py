@@ -8,7 +8,10 @@ report's numbers. Nothing is written back: each connection starts from the files
 
 from __future__ import annotations
 
+import csv
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -80,17 +83,53 @@ def relations(connection: duckdb.DuckDBPyConnection) -> list[Relation]:
     return found
 
 
+# OWASP's CSV injection guidance: a cell starting with one of these is a formula to a spreadsheet
+# (=HYPERLINK(...), =cmd|' /C calc'!A0, @SUM(1), +1); a leading single quote makes it plain text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# C0 and C1 control characters (NUL, ESC, ...) but tab and newline: on a terminal, an AWS tag could move
+# the cursor, rewrite earlier lines or change the window title.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def render(rows: pd.DataFrame, *, output_format: OutputFormat) -> str:
-    """Rows as an aligned text table (every column, every row), CSV or JSON records."""
+    """Rows as an aligned text table (every column, every row), CSV or JSON records.
+
+    Text comes from AWS (job names, tags) and is untrusted: CSV cells that a spreadsheet would run as a
+    formula are neutralised, and the table output carries no control character. JSON escapes both itself.
+    """
     if output_format == "csv":
-        return rows.to_csv(index=False).rstrip("\n")
+        # Every text cell quoted: a carriage return inside one (which pandas leaves bare otherwise, its
+        # line end being "\n") can then not split a row in two either.
+        neutral = _text_cells(rows, _neutralise_formula)
+        return neutral.to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).rstrip("\n")
     if output_format == "json":
         # pandas writes NaN as null and timestamps as ISO 8601; json re-dumps it without escaping "/".
         return json.dumps(json.loads(rows.to_json(orient="records", date_format="iso")), indent=2)
+    rows = _text_cells(rows, _printable)
+    rows.columns = [_printable(str(name)) for name in rows.columns]
     if rows.empty:
         return f"(no rows; columns: {', '.join(rows.columns)})"
     with pd.option_context("display.max_columns", None, "display.width", None, "display.max_rows", None):
         return rows.to_string(index=False)
+
+
+def _text_cells(rows: pd.DataFrame, clean: Callable[[str], str]) -> pd.DataFrame:
+    """`rows` with `clean` applied to every text cell (numbers, times and missing values as they are)."""
+    cleaned = rows.copy()
+    for column in cleaned.columns:
+        if cleaned[column].dtype == object or pd.api.types.is_string_dtype(cleaned[column]):
+            cleaned[column] = cleaned[column].map(
+                lambda value: clean(value) if isinstance(value, str) else value
+            )
+    return cleaned
+
+
+def _neutralise_formula(text: str) -> str:
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
+
+
+def _printable(text: str) -> str:
+    return _CONTROL.sub("", text)
 
 
 def _first_line(exc: Exception) -> str:

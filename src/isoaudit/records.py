@@ -86,6 +86,26 @@ def _processing(record: dict[str, Any]) -> dict[str, Any]:
 _BY_KIND = {"training": _training, "tuning": _tuning, "processing": _processing}
 
 
+def usable_records(
+    records: Iterable[dict[str, Any]], *, kind: JobKind
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The records that can become rows, and a note naming each one that cannot (no ARN, name or creation
+    time): such a record is left out and reported, never guessed at, and never ends the run."""
+    usable, left_out = [], []
+    for record in records:
+        missing = [
+            key
+            for key, wanted in ((kind.arn_key, str), (kind.name_key, str), ("CreationTime", datetime))
+            if not isinstance(record.get(key), wanted) or not record.get(key)
+        ]
+        if missing:
+            who = record.get(kind.name_key) or record.get(kind.arn_key) or "(unnamed)"
+            left_out.append(f"{kind.name} job {str(who)[:100]} (no {', '.join(missing)})")
+        else:
+            usable.append(record)
+    return usable, left_out
+
+
 def job_rows(
     records: Iterable[dict[str, Any]], *, kind: JobKind, account_id: str, region: str, seen_at: datetime
 ) -> pd.DataFrame:

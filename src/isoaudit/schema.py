@@ -56,7 +56,7 @@ COVERAGE = pa.schema(
         _field("account_name", pa.string(), "Account name in AWS Organizations"),
         _field("region", pa.string(), "AWS region"),
         _field("status", pa.string(), "audited, skipped (region not enabled) or failed"),
-        _field("reason", pa.string(), "Why the account-region was skipped or failed"),
+        _field("reason", pa.string(), "Why it was skipped or failed; if audited, the records left out"),
         _field("listing", pa.string(), "full (every job listed) or incremental (changes since the last run)"),
         _field("jobs_seen", pa.int64(), "Jobs returned by this account-region in this run"),
         _field("api_calls", pa.int64(), "AWS API calls this account-region cost"),

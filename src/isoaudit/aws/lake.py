@@ -8,8 +8,10 @@ partition so files do not pile up week after week.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +96,11 @@ def _path(config: AuditConfig, table: str) -> str:
     return f"{config.lake_uri}/{table}/"
 
 
+def table_uri(config: AuditConfig, table: str) -> str:
+    """Where a table's files are, as registered in Glue."""
+    return _path(config, table)
+
+
 def read_table(*, aws: AwsSession, config: AuditConfig, table: str) -> pd.DataFrame:
     """The whole table, conformed to its schema; empty when nothing was written yet."""
     _use_endpoint(aws)
@@ -123,25 +130,28 @@ def write_table(
 ) -> None:
     """Replace the table with `frame`; with `months`, replace only those creation months.
 
-    With `months`, `frame` must hold every row of those months (the partitions are rewritten whole).
+    With `months`, `frame` must hold every row of those months (the partitions are rewritten whole), and a
+    month found holding more than one file is rewritten too: it holds two versions of some rows.
     New files are written before the old ones are deleted, so a write that fails half-way loses nothing:
     it leaves at worst two versions of some rows, which `read_table` resolves and the next run cleans up.
     """
     _use_endpoint(aws)
     layout = LAYOUTS[table]
     frame = conform(frame, layout.schema)
+    if layout.newest:
+        frame = frame.sort_values(layout.newest, kind="stable")
+    frame = frame.drop_duplicates(list(layout.key), keep="last")  # each key once, whatever was passed
     wr.catalog.create_database(config.database, exist_ok=True, boto3_session=aws.boto3_session)
     glue = _glue_table(layout)
     path = _path(config, table)
-    replaced = wr.s3.list_objects(path, boto3_session=aws.boto3_session)
     if layout.partitioned_by_creation_month:
         frame = frame.assign(**{PARTITION_COLUMN: frame["creation_time"].dt.strftime(MONTH_FORMAT)})
         if months is not None:
+            months = set(months) | _months_with_copies(_objects(aws, path))
             frame = frame[frame[PARTITION_COLUMN].isin(months)]
-            replaced = [uri for uri in replaced if _month_of(uri) in months]
     if frame.empty:
         return
-    wr.s3.to_parquet(
+    written = wr.s3.to_parquet(
         frame,
         path=path,
         dataset=True,
@@ -159,9 +169,72 @@ def write_table(
         compression="snappy",
         boto3_session=aws.boto3_session,
         s3_additional_kwargs=_encryption(config),
-    )
-    if replaced:
-        wr.s3.delete_objects(replaced, boto3_session=aws.boto3_session)
+        # Names sort in the order of writes even within one second (S3's LastModified resolution).
+        filename_prefix=f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-",
+    )["paths"]
+    scope = months if layout.partitioned_by_creation_month else None
+    stale = _superseded(_objects(aws, path), written=written, months=scope)
+    if stale:
+        wr.s3.delete_objects(stale, boto3_session=aws.boto3_session)
+
+
+@dataclass(frozen=True)
+class _Object:
+    uri: str
+    last_modified: datetime
+
+    @property
+    def folder(self) -> str:
+        return self.uri.rsplit("/", 1)[0]
+
+    @property
+    def order(self) -> tuple[datetime, str]:
+        """The order of writes, the same for every writer that lists the folder (the file name breaks
+        ties: it starts with the time of its write)."""
+        return self.last_modified, self.uri.rsplit("/", 1)[-1]
+
+
+def _objects(aws: AwsSession, path: str) -> list[_Object]:
+    bucket, _, prefix = path.removeprefix("s3://").partition("/")
+    found = []
+    for page in aws.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            found.append(_Object(f"s3://{bucket}/{item['Key']}", item["LastModified"]))
+    return found
+
+
+def _months_with_copies(objects: Sequence[_Object]) -> set[str]:
+    """Months whose folder holds more than one file: a write is one file a month, so two are two versions
+    (an interrupted write, or runs that wrote at the same time)."""
+    months = Counter(_month_of(found.uri) for found in objects if found.uri.endswith(".parquet"))
+    return {month for month, files in months.items() if month is not None and files > 1}
+
+
+def _superseded(objects: Sequence[_Object], *, written: Iterable[str], months: set[str] | None) -> list[str]:
+    """The files this write replaces (of `months` only, when given): in each folder it wrote, every file
+    but the latest; in another folder, the files written before its first one.
+
+    Listed after writing, not before: of two writers at once, the one that lists last sees both files
+    and keeps only the latest, and neither ever deletes the latest: whatever the interleaving, each
+    folder ends with exactly one file (never none, never two). The latest may be the other writer's.
+    """
+    own = set(written)
+    in_scope = [found for found in objects if months is None or _month_of(found.uri) in months]
+    latest: dict[str, _Object] = {}
+    for found in in_scope:
+        if found.folder not in latest or found.order > latest[found.folder].order:
+            latest[found.folder] = found
+    mine = [found for found in in_scope if found.uri in own]
+    if not mine:
+        return []
+    wrote = {found.folder for found in mine}
+    first = min(found.order for found in mine)
+    return [
+        found.uri
+        for found in in_scope
+        if (found.folder in wrote and found is not latest[found.folder])
+        or (found.folder not in wrote and found.order < first)
+    ]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from botocore.client import BaseClient
 
 from isoaudit.aws.session import AwsSession
+from isoaudit.errors import expect
 
 PAGE_SIZE = 100
 
@@ -121,9 +122,11 @@ def search_jobs(
             request["SearchExpression"] = {"Filters": filters}
         if token:
             request["NextToken"] = token
-        page = client.search(**request)
-        records = [result[kind.search_resource] for result in page.get("Results", [])]
-        return records, page.get("NextToken")
+        page = expect(client.search(**request), "Results", operation="SageMaker Search")
+        results = page["Results"]
+        for result in results:
+            expect(result, kind.search_resource, operation="SageMaker Search result")
+        return [result[kind.search_resource] for result in results], page.get("NextToken")
 
     return _read_sliced(pages, aws=aws, region=region, operation=f"search {kind.name}", arn_key=kind.arn_key)
 
@@ -143,8 +146,10 @@ def list_jobs(
             request["CreationTimeBefore"] = window.end + _EDGE
         if token:
             request["NextToken"] = token
-        page = getattr(client, kind.list_operation)(**request)
-        return page.get(kind.summaries_key, []), page.get("NextToken")
+        page = expect(
+            getattr(client, kind.list_operation)(**request), kind.summaries_key, operation=kind.list_operation
+        )
+        return page[kind.summaries_key], page.get("NextToken")
 
     return _read_sliced(pages, aws=aws, region=region, operation=kind.list_operation, arn_key=kind.arn_key)
 
@@ -168,8 +173,12 @@ def _read_sliced(
         return newest
     oldest, more = pages(client=client, window=EVERY_CREATION, order="Ascending", token=None)
     found = {record[arn_key]: record for record in [*oldest, *newest]}
-    if not newest or not oldest:
-        # A page emptied by a filter applied after the cut tells nothing of the times: read on in order.
+    if not more:  # the oldest page was the last one: the listing is whole
+        return list(found.values())
+    if not _ends_apart(newest, oldest, arn_key=arn_key):
+        # The end pages prove nothing about what lies between them (emptied by a filter applied after the
+        # cut, out of the requested order, or overlapping while more remains): read on, token after token,
+        # to the last page. Only a listing read to its end may show that a job is gone.
         rest = _read_window(pages, client, EVERY_CREATION, token=token)
         found.update((record[arn_key], record) for record in rest)
         return list(found.values())
@@ -177,13 +186,24 @@ def _read_sliced(
         newest=[record["CreationTime"] for record in newest],
         oldest=[record["CreationTime"] for record in oldest],
     )
-    if not more or not windows:
-        return list(found.values())
     lanes = [aws.client("sagemaker", region=region, lane=f"{operation} {n}") for n in range(len(windows))]
     with ThreadPoolExecutor(max_workers=len(windows), thread_name_prefix=f"{operation}-slice") as pool:
         for records in pool.map(lambda lane, window: _read_window(pages, lane, window), lanes, windows):
             found.update((record[arn_key], record) for record in records)
     return list(found.values())
+
+
+def _ends_apart(newest: Sequence[dict[str, Any]], oldest: Sequence[dict[str, Any]], *, arn_key: str) -> bool:
+    """Whether a listing's newest and oldest pages, both followed by more, are what they claim: each sorted
+    as requested, sharing no job, the oldest page entirely older than the newest. Only then are the jobs
+    left to read those created between them (a server that ignores SortOrder fails this)."""
+    if not newest or not oldest or {record[arn_key] for record in newest} & {r[arn_key] for r in oldest}:
+        return False
+    new_times = [record["CreationTime"] for record in newest]
+    old_times = [record["CreationTime"] for record in oldest]
+    descending = all(a >= b for a, b in itertools.pairwise(new_times))
+    ascending = all(a <= b for a, b in itertools.pairwise(old_times))
+    return descending and ascending and max(old_times) <= min(new_times)
 
 
 def slice_windows(*, newest: Sequence[datetime], oldest: Sequence[datetime]) -> list[CreationWindow]:
@@ -222,13 +242,20 @@ def describe_jobs(*, aws: AwsSession, region: str, kind: JobKind, names: list[st
 
 
 def _describe(client: BaseClient, kind: JobKind, name: str) -> dict[str, Any]:
-    record = getattr(client, kind.describe_operation)(**{kind.name_key: name})
+    record = dict(
+        expect(
+            getattr(client, kind.describe_operation)(**{kind.name_key: name}),
+            kind.arn_key,
+            "CreationTime",
+            operation=kind.describe_operation,
+        )
+    )
     record.pop("ResponseMetadata", None)
     tags: list[dict[str, str]] = []
     request: dict[str, Any] = {"ResourceArn": record[kind.arn_key]}
     while True:
-        page = client.list_tags(**request)
-        tags.extend(page.get("Tags", []))
+        page = expect(client.list_tags(**request), "Tags", operation="list_tags")
+        tags.extend(page["Tags"])
         if not page.get("NextToken"):
             break
         request["NextToken"] = page["NextToken"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from isoaudit.aws.session import AwsSession, TemporaryCredentials
+from isoaudit.errors import expect
 
 
 def assume_role(
@@ -19,7 +20,9 @@ def assume_role(
     request = {"RoleArn": role_arn, "RoleSessionName": session_name, "DurationSeconds": duration_seconds}
     if external_id:
         request["ExternalId"] = external_id
-    credentials = aws.client("sts").assume_role(**request)["Credentials"]
+    credentials = expect(aws.client("sts").assume_role(**request), "Credentials", operation="STS AssumeRole")[
+        "Credentials"
+    ]
     # The member session shares the auditor's boto3 session (its parsed service models and endpoint data,
     # costly to build per account) and differs only in the credentials its clients sign with.
     return replace(

@@ -14,10 +14,11 @@ from isoaudit.emulator.organization import (
     demo_spec,
     management_session,
 )
-from isoaudit.emulator.server import Emulator, Faults, start_emulator
+from isoaudit.emulator.server import BrokenAnswer, Emulator, Faults, start_emulator
 
 __all__ = [
     "AccountSpec",
+    "BrokenAnswer",
     "BuiltOrganization",
     "Emulator",
     "Faults",

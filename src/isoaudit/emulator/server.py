@@ -15,6 +15,10 @@ What the emulator adds to moto, as a WSGI middleware around moto's application:
 - `Faults.denied` answers chosen operations with AccessDenied in the service's own shape, as AWS does for
   an identity whose policy lacks the action (moto enforces no IAM policy): what `isoaudit doctor` is
   tested against.
+- Broken answers on demand (`Faults.broken`): a given operation, optionally only in one account, answered
+  with any status, content type and body, e.g. `200 OK` with an HTML page as a misconfigured proxy sends,
+  or `403` in `text/plain`. And `Faults.ignore_sort_order`: the SageMaker lists then keep moto's own order
+  whatever SortOrder asks, as plain moto does, to test a listing against a server that does not sort.
 - Latency and throttling (`Faults`), changeable at any time, so a test can seed data quickly and slow or
   throttle the API afterwards. Throttling answers in each protocol's own shape, so botocore's retry logic
   recognises it as on AWS. `/moto-api` (reset, seed) is never delayed nor throttled.
@@ -84,6 +88,18 @@ class RequestInfo:
     form: dict[str, str]  # parameters of a query-protocol request
 
 
+@dataclass(frozen=True)
+class BrokenAnswer:
+    """What a broken proxy or endpoint answers to `operation` of `service` (in `account` only, if given)."""
+
+    service: str  # signing name, e.g. "sagemaker", "ec2"
+    operation: str  # e.g. "Search", "DescribeRegions"
+    status: str = "200 OK"
+    content_type: str = "text/html"
+    body: str = "<html><head><title>Gateway</title></head><body>Service temporarily moved</body></html>"
+    account: str | None = None
+
+
 @dataclass
 class Faults:
     """Latency and throttling applied to every request; assign the attributes at any time, from any thread.
@@ -100,6 +116,8 @@ class Faults:
     # HTTP methods ("PUT", "DELETE").
     denied: frozenset[tuple[str, str]] = frozenset()
     seed: int = 7
+    broken: tuple[BrokenAnswer, ...] = ()
+    ignore_sort_order: bool = False
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)
     throttled: Counter[tuple[str, str]] = field(default_factory=Counter)
     peak_in_flight: int = 0  # most requests answered at once since the last reset
@@ -169,7 +187,22 @@ class _Middleware:
                 return _throttling_response(request, start_response)
             if (request.service, request.operation) in self._faults.denied:
                 return _access_denied(request, start_response)
+            broken = self._broken_answer(environ, request)
+            if broken is not None:
+                return _respond(
+                    start_response, status=broken.status, content_type=broken.content_type, body=broken.body
+                )
             return self._answer(environ, start_response, request)
+
+    def _broken_answer(self, environ: dict[str, Any], request: RequestInfo) -> BrokenAnswer | None:
+        for broken in self._faults.broken:
+            if (broken.service, broken.operation) != (request.service, request.operation):
+                continue
+            if broken.account is None or broken.account == self._caller_account(
+                environ.get("HTTP_AUTHORIZATION", "")
+            ):
+                return broken
+        return None
 
     def _answer(
         self, environ: dict[str, Any], start_response: Callable[..., Any], request: RequestInfo
@@ -221,9 +254,10 @@ class _Middleware:
                 for item in whole
                 if all(_compare(shape.record(item, request), condition) for condition in conditions)
             ]
-            results.sort(
-                key=lambda item: _instant(shape.record(item, request).get(sort_by)), reverse=descending
-            )
+            if not self._faults.ignore_sort_order:
+                results.sort(
+                    key=lambda item: _instant(shape.record(item, request).get(sort_by)), reverse=descending
+                )
             cursor = uuid.uuid4().hex
             self._cursors[cursor] = results
         page = results[offset : offset + page_size]

@@ -1,0 +1,112 @@
+"""`isoaudit run` leaves no process behind: killed with SIGKILL, its temporary Prefect server dies with it.
+
+A real `isoaudit run` subprocess against the emulator of this test session; the test waits for the Prefect
+server child to start, kills the run with SIGKILL (which no handler can catch), and checks the child ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from isoaudit.emulator import AccountSpec, JobSpec, OrganizationSpec, build_organization
+
+pytestmark = pytest.mark.prefect
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (a container's init may never reap an orphan)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_run_killed_with_sigkill_leaves_no_prefect_server_behind(emulator, tmp_path) -> None:
+    emulator.reset()
+    spec = OrganizationSpec(
+        accounts=(AccountSpec("alpha", "alpha", "/Workloads/Production"),),
+        jobs=(JobSpec("alpha", "us-east-1", "alpha-job", datetime.now(UTC) - timedelta(days=3), False),),
+        bucket="isoaudit-kill-lake",
+        regions=("us-east-1",),
+    )
+    organization = build_organization(endpoint_url=emulator.url, spec=spec)
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("PREFECT_API", "AWS_", "ISOAUDIT_")) and name != "MOTO_ACCOUNT_ID"
+    } | {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    run = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("isoaudit")),
+            "run",
+            "--bucket",
+            organization.bucket,
+            "--endpoint-url",
+            emulator.url,
+            "--role-name",
+            spec.audit_role_name,
+            "--regions",
+            "us-east-1",
+            "--out",
+            str(tmp_path / "reports"),
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "stderr").open("w"),
+        start_new_session=True,
+    )
+    server = None
+    try:
+        deadline = time.monotonic() + 180
+        while server is None and time.monotonic() < deadline and run.poll() is None:
+            server = next((pid for pid in children(run.pid) if "uvicorn" in command_line(pid)), None)
+            time.sleep(0.2)
+        assert server is not None, f"no Prefect server started: {(tmp_path / 'stderr').read_text()[-3000:]}"
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while running(server) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not running(server), f"the Prefect server {server} outlived the killed run"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)  # whatever is left of the run's process group
