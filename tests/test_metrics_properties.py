@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from isoaudit.config import AuditConfig
-from isoaudit.metrics.attribution import POSTURES, job_facts
+from isoaudit.metrics.attribution import job_facts
+from isoaudit.metrics.predicates import POSTURES
 from isoaudit.metrics.episodes import exposure_episodes
 from isoaudit.metrics.kpis import weekly_kpis
 from isoaudit.schema import ACCOUNTS, COVERAGE, conform

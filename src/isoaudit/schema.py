@@ -12,6 +12,8 @@ from collections.abc import Mapping
 import pandas as pd
 import pyarrow as pa
 
+from isoaudit.metrics import measures
+
 UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
@@ -115,39 +117,16 @@ EPISODES = pa.schema(
 
 KPI_SCOPES = ("org", "team", "account", "environment", "job_kind")
 
+# The weekly measures are declared in isoaudit.metrics.measures: their columns follow the scope's.
 WEEKLY_KPIS = pa.schema(
     [
         _field("week", pa.string(), "ISO week, e.g. 2026-W47"),
         _field("scope", pa.string(), "org, team, account, environment or job_kind"),
         _field("scope_value", pa.string(), "The team, account id, environment or kind; 'org' for the org"),
-        _field(
-            "jobs",
-            pa.int64(),
-            "Training and processing jobs created in the week (tuning jobs: their training jobs)",
+        *(
+            _field(measure.name, pa.type_for_alias(measure.unit.arrow_type), measure.definition)
+            for measure in measures.stored()
         ),
-        _field("compliant", pa.int64(), "Of which with network isolation"),
-        _field("isolation_rate", pa.float64(), "compliant / jobs, in % (empty when no job)"),
-        _field("production_jobs", pa.int64(), "Jobs created in the week in production"),
-        _field("production_isolation_rate", pa.float64(), "Isolation rate of production jobs, in %"),
-        _field("violations", pa.int64(), "Non-compliant jobs created in the week (of the jobs above)"),
-        _field("new_violations", pa.int64(), "Violations that opened an exposure episode"),
-        _field("repeat_violations", pa.int64(), "Violations in an already open episode"),
-        _field("tier_isolated_vpc", pa.int64(), "Jobs isolated and in a VPC (best practice)"),
-        _field("tier_isolated", pa.int64(), "Jobs isolated, not in a VPC (compliant)"),
-        _field("tier_vpc_only", pa.int64(), "Jobs in a VPC without isolation (NOT compliant)"),
-        _field("tier_open", pa.int64(), "Jobs neither isolated nor in a VPC (not compliant)"),
-        _field("episodes_closed", pa.int64(), "Exposure episodes closed in the week"),
-        _field("mttr_hours", pa.float64(), "Mean time to remediate of episodes closed in the week, hours"),
-        _field("median_ttr_hours", pa.float64(), "Median time to remediate, hours"),
-        _field("p90_ttr_hours", pa.float64(), "90th percentile time to remediate, hours"),
-        _field("episodes_open", pa.int64(), "Episodes open at the end of the week (dormant included)"),
-        _field(
-            "episodes_dormant", pa.int64(), "Open episodes whose family has not run for the dormancy period"
-        ),
-        _field(
-            "dependency_failures", pa.int64(), "Failed jobs classified missing_dependency or network_blocked"
-        ),
-        _field("stale_accounts", pa.int64(), "Accounts not audited this week whose last known state is used"),
     ]
 )
 

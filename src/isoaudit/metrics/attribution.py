@@ -19,14 +19,14 @@ import pyarrow.compute as pc
 
 from isoaudit.config import AuditConfig
 from isoaudit.metrics.columns import categorical, codes, from_micros, micros
-from isoaudit.metrics.episodes import HISTORY_COLUMNS, VIOLATIONS, launchers, runs_history
+from isoaudit.metrics.episodes import HISTORY_COLUMNS, runs_history
 from isoaudit.metrics.failures import classify_failures
+from isoaudit.metrics.predicates import POSTURES, VIOLATIONS, launchers, posture_codes
 from isoaudit.metrics.weeks import week_labels
 from isoaudit.schema import JOB_FACTS, JOBS
 
 UNATTRIBUTED = "unattributed"
 ENVIRONMENTS = ("production", "non-production", "sandbox", "unknown")
-POSTURES = ("isolated+vpc", "isolated", "vpc-only", "open")
 SDK_SUFFIX = r"-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-\d{3}$"
 _SDK_SUFFIX_LENGTH = 24
 
@@ -80,7 +80,7 @@ def job_facts(jobs: pd.DataFrame, accounts: pd.DataFrame, *, config: AuditConfig
         created = micros(jobs["creation_time"])
         compliant = jobs["network_isolation"].fillna(False).to_numpy(dtype=bool)
         in_vpc = (jobs["vpc_subnet_ids"].notna() & (jobs["vpc_subnet_ids"] != "")).to_numpy(dtype=bool)
-        posture = (~compliant).astype(np.int8) * 2 + (~in_vpc).astype(np.int8)
+        posture = posture_codes(isolated=compliant, in_vpc=in_vpc)
         failed = (jobs["status"] == "Failed").to_numpy(dtype=bool)
         job_kind = pd.Categorical(jobs["job_kind"])
         week = week_labels(jobs["creation_time"])

@@ -14,12 +14,9 @@ import numpy as np
 import pandas as pd
 
 from isoaudit.metrics.columns import NAT, as_text, codes, from_micros, micros, text_ranks
+from isoaudit.metrics.predicates import NEW_VIOLATION, VIOLATIONS, launchers, runs_only
 from isoaudit.schema import EPISODES, conform
 
-VIOLATIONS = ("", "new", "repeat")
-# A tuning job launches training jobs: they are its runs. It is listed (with its definition's isolation)
-# but never counted as a run of its own: not in the KPIs, the episodes nor the history of its family.
-LAUNCHER_KIND = "tuning"
 # Columns that job_facts adds after the JOB_FACTS ones: each non-compliant job's place in its family's
 # history (see family_history); empty for compliant jobs.
 HISTORY_COLUMNS = ("violation", "remediated_at", "next_run_at")
@@ -37,17 +34,6 @@ class FamilyHistory:
     violation: np.ndarray
     remediated_at: np.ndarray
     next_run_at: np.ndarray
-
-
-def launchers(job_kind: pd.Series) -> np.ndarray:
-    """Which rows are launchers (tuning jobs), not runs."""
-    return (job_kind == LAUNCHER_KIND).to_numpy(dtype=bool)
-
-
-def runs_only(facts: pd.DataFrame) -> pd.DataFrame:
-    """The rows that are runs: every job but the tuning jobs (their training jobs are their runs)."""
-    launcher = launchers(facts["job_kind"])
-    return facts.loc[~launcher] if launcher.any() else facts
 
 
 def with_history(facts: pd.DataFrame) -> pd.DataFrame:
@@ -186,7 +172,7 @@ def episode_table(facts: pd.DataFrame, *, cutoff: int) -> pd.DataFrame:
     remediated = micros(facts["remediated_at"].iloc[rows])
     runs = pd.DataFrame({"key": key, "remediated": remediated, "created": created[rows]})
     by_episode = runs.groupby(["key", "remediated"], sort=False)["created"]
-    opening = (facts["violation"] == "new").to_numpy(dtype=bool)[rows]
+    opening = (facts["violation"] == NEW_VIOLATION).to_numpy(dtype=bool)[rows]
     openers = (
         facts[[*_LABELS[:-1], "job_name"]].iloc[rows[opening]].rename(columns={"job_name": "first_job_name"})
     )

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from isoaudit.metrics.columns import codes, from_micros, micros
-from isoaudit.metrics.episodes import runs_only
 from isoaudit.metrics.failures import FAILURE_CLASSES
+from isoaudit.metrics.predicates import runs_only
 
 # <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>(:<tag>|@<digest>); the view uses the same.
 ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)[:@](.+)$")

@@ -10,50 +10,33 @@ of jobs cost a few whole-array operations; everything after works on the small c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pandas.core.groupby import SeriesGroupBy
 
-from isoaudit.metrics.attribution import POSTURES
 from isoaudit.metrics.columns import NAT, as_text, codes, micros
 from isoaudit.metrics.coverage import account_audits
-from isoaudit.metrics.episodes import VIOLATIONS, dormant_spans, every_episode_table, runs_only, with_history
+from isoaudit.metrics.episodes import dormant_spans, every_episode_table, with_history
+from isoaudit.metrics.measures import MEASURES, Kind, of_kind
+from isoaudit.metrics.predicates import DIMENSIONS, Dimension, class_matrix, runs_only
 from isoaudit.metrics.weeks import ONE_WEEK, week_start
 from isoaudit.schema import KPI_SCOPES, WEEKLY_KPIS, conform
 
 _SCOPE_COLUMNS = {"org": "org", "team": "team", "account": "account_id", "environment": "environment",
                   "job_kind": "job_kind"}  # fmt: skip
-_COUNTS = (
-    "jobs", "compliant", "production_jobs", "production_compliant", "violations", "new_violations",
-    "repeat_violations", "tier_isolated_vpc", "tier_isolated", "tier_vpc_only", "tier_open",
-    "dependency_failures",
-)  # fmt: skip
-_EPISODE_COUNTS = ("episodes_closed", "episodes_open", "episodes_dormant", "stale_accounts")
-_DEPENDENCY = ("missing_dependency", "network_blocked")
 _HOUR_US = 3_600_000_000
 _END_OF_TIME = np.iinfo(np.int64).max
 _DENSE_BINS = 1 << 23
-
-
-def _class_measures() -> np.ndarray:
-    """For each job class (posture, violation, dependency failure, production), its 0/1 row of _COUNTS."""
-    rows = []
-    for posture in POSTURES:
-        for violation in VIOLATIONS:
-            for dependency in (0, 1):
-                for production in (0, 1):
-                    compliant = int(posture in ("isolated+vpc", "isolated"))
-                    rows.append(
-                        [1, compliant, production, production * compliant, 1 - compliant,
-                         int(violation == "new"), int(violation == "repeat"),
-                         *(int(posture == tier) for tier in POSTURES), dependency]
-                    )  # fmt: skip
-    return np.array(rows, dtype=np.int64)
-
-
-_CLASS_MEASURES = _class_measures()
+# CLOSED_EPISODES statistics, each one whole-array operation over the grouped hours to remediate.
+_STATISTICS: dict[str, Callable[[SeriesGroupBy], pd.Series]] = {
+    "count": lambda hours: hours.size(),
+    "mean": lambda hours: hours.mean(),
+    "median": lambda hours: hours.median(),
+    "p90": lambda hours: hours.quantile(0.9),
+}
 
 
 def weekly_kpis(
@@ -64,7 +47,8 @@ def weekly_kpis(
     coverage: pd.DataFrame | None = None,
     every_episode: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """WEEKLY_KPIS rows for `weeks` (any ISO weeks; sorted in the output).
+    """WEEKLY_KPIS rows for `weeks` (any ISO weeks; sorted in the output): every stored measure of
+    isoaudit.metrics.measures, per scope.
 
     `facts` is job_facts' output (HISTORY_COLUMNS are computed if absent). Episodes are derived from it
     with every job known: an episode is open at the end of a week when it opened before the week's end
@@ -80,26 +64,30 @@ def weekly_kpis(
     starts = np.array([week_start(week).value // 1000 for week in selected], dtype=np.int64)
     ends = starts + ONE_WEEK.value // 1000
     facts = runs_only(with_history(facts))  # a tuning job is counted through its training jobs only
-    week_class = _row_classes(facts, selected)
+    counted = _Counted.of(facts, selected)
     if every_episode is None:
         every_episode = every_episode_table(facts)
     episodes = every_episode.assign(org="org")
     spans = _dormant_episodes(facts, episodes, dormant_days=dormant_days)
     audits = account_audits(coverage, weeks=selected) if coverage is not None else None
-    stale = _stale(audits, facts) if audits is not None else None
+    stale = _stale(audits, facts) if audits is not None and of_kind(Kind.STALE_ACCOUNTS) else None
+    intervals = {"open": (episodes["opened"], episodes["closed"], episodes, False),
+                 "dormant": (spans["dormant_from"], spans["dormant_until"], spans, True)}  # fmt: skip
     frames = []
     for scope in KPI_SCOPES:
         column = _SCOPE_COLUMNS[scope]
         parts = [
-            _job_counts(facts, column=column, week_class=week_class, weeks=selected),
+            counted.per_scope(facts, column=column),
             _closed(episodes, column=column, weeks=selected, starts=starts, ends=ends),
-            _active(episodes["opened"], episodes["closed"], episodes[column], weeks=selected, ends=ends,
-                    name="episodes_open"),
-            _active(spans["dormant_from"], spans["dormant_until"], spans[column], weeks=selected, ends=ends,
-                    name="episodes_dormant", from_inclusive=True),
+            *(
+                _active(begin, until, table[column], weeks=selected, ends=ends, name=measure.name,
+                        from_inclusive=inclusive)
+                for measure in of_kind(Kind.OPEN_EPISODES)
+                for begin, until, table, inclusive in [intervals[str(measure.statistic)]]
+            ),
         ]  # fmt: skip
         if stale is not None:
-            parts.append(stale[column])
+            parts.extend(stale[column].rename(measure.name) for measure in of_kind(Kind.STALE_ACCOUNTS))
         table = pd.concat(parts, axis=1)
         if scope == "org":
             table = table.reindex(pd.MultiIndex.from_product([selected, ["org"]]))
@@ -110,22 +98,91 @@ def weekly_kpis(
     return conform(result.sort_values(["week", "scope", "scope_value"], ignore_index=True), WEEKLY_KPIS)
 
 
-def _row_classes(facts: pd.DataFrame, weeks: list[str]) -> np.ndarray:
-    """Per job: its week and class as one integer, week * classes + class, where week is 1 + the position
-    of its week in `weeks` (0: another week) and class its row of _CLASS_MEASURES."""
-    # ((posture * violations + violation) * 2 + dependency) * 2 + production, in place.
-    job_class = _positions(facts["posture"], POSTURES)
-    job_class *= len(VIOLATIONS)
-    job_class += _positions(facts["violation"], VIOLATIONS)
-    job_class *= 2
-    job_class += facts["failure_class"].isin(_DEPENDENCY).to_numpy(dtype=bool)
-    job_class *= 2
-    job_class += (facts["environment"] == "production").to_numpy(dtype=bool)
-    week = _positions(facts["week"], weeks, missing=-1)
-    week += 1
-    week *= len(_CLASS_MEASURES)
-    week += job_class
-    return week
+@dataclass(frozen=True)
+class _Counted:
+    """The COUNT and SUM measures' inputs, shared by every scope: each run's week and class as one integer
+    (week * classes + class, where week is 1 + the position of its week in `weeks`, 0 for another week, and
+    class its code over the DIMENSIONS), the 0/1 matrix of the predicates of each class, and the amounts
+    summed."""
+
+    week_class: np.ndarray
+    weeks: list[str]
+    matrix: np.ndarray  # classes x predicates
+    predicates: list[str]
+    amounts: dict[str, np.ndarray]  # per SUM measure: its per-run amount (float64)
+
+    @classmethod
+    def of(cls, facts: pd.DataFrame, weeks: list[str]) -> _Counted:
+        measures = [*of_kind(Kind.COUNT), *of_kind(Kind.SUM)]
+        predicates = list(dict.fromkeys(str(measure.predicate) for measure in measures))
+        # Mixed radix over the dimensions, the first varying slowest, as job_classes() lists the classes;
+        # computed in place in the first dimension's codes (a fresh array).
+        job_class = _dimension_codes(facts, DIMENSIONS[0])
+        for dimension in DIMENSIONS[1:]:
+            job_class *= len(dimension.labels)
+            job_class += _dimension_codes(facts, dimension)
+        matrix = class_matrix(predicates)
+        week = _positions(facts["week"], weeks, missing=-1)
+        week += 1
+        week *= len(matrix)
+        week += job_class
+        amounts = {
+            measure.name: facts[str(measure.amount)].to_numpy(dtype=np.float64, na_value=0.0)
+            for measure in of_kind(Kind.SUM)
+        }
+        return cls(week_class=week, weeks=weeks, matrix=matrix, predicates=predicates, amounts=amounts)
+
+    def per_scope(self, facts: pd.DataFrame, *, column: str) -> pd.DataFrame:
+        """The COUNT and SUM measures per (week, scope value)."""
+        value, labels = _labels(facts[column]) if column != "org" else (None, ["org"])
+        classes = len(self.matrix)
+        per_value = (len(self.weeks) + 1) * classes
+        bins = len(labels) * per_value
+        # value * per_value + week_class, computed in place in the value's codes (a fresh array): the week
+        # and class part is shared by every scope, so each scope costs two passes over the jobs and a
+        # bincount.
+        key = self.week_class
+        if value is not None:
+            key = value
+            key *= per_value
+            key += self.week_class
+        if bins <= _DENSE_BINS:
+            counts = np.bincount(key, minlength=bins)
+            distinct = np.flatnonzero(counts)
+            counts = counts[distinct]
+            sums = {name: np.bincount(key, amount, bins)[distinct] for name, amount in self.amounts.items()}
+        else:
+            ids, distinct = pd.factorize(key)
+            distinct, counts = np.asarray(distinct), np.bincount(ids)
+            sums = {name: np.bincount(ids, amount) for name, amount in self.amounts.items()}
+        value_, week_class_ = np.divmod(distinct, per_value)
+        week_, job_class_ = np.divmod(week_class_, classes)
+        kept = week_ > 0
+        matches = self.matrix[job_class_[kept]]  # per (value, week, class): 0/1 per predicate
+        column_of = {name: at for at, name in enumerate(self.predicates)}
+        measures = {
+            measure.name: counts[kept] * matches[:, column_of[str(measure.predicate)]]
+            for measure in of_kind(Kind.COUNT)
+        }
+        measures |= {
+            measure.name: sums[measure.name][kept] * matches[:, column_of[str(measure.predicate)]]
+            for measure in of_kind(Kind.SUM)
+        }
+        index = pd.MultiIndex.from_arrays(
+            [
+                np.asarray(self.weeks, dtype=object)[week_[kept] - 1],
+                np.asarray(labels, dtype=object)[value_[kept]],
+            ]
+        )
+        return pd.DataFrame(measures, index=index).groupby(level=[0, 1]).sum()
+
+
+def _dimension_codes(facts: pd.DataFrame, dimension: Dimension) -> np.ndarray:
+    """Each run's position in the dimension's labels, from its column; computed once per distinct value."""
+    found, distinct = codes(facts[dimension.column])
+    index = {label: position for position, label in enumerate(dimension.labels)}
+    table = [index.get(dimension.label_of(str(value)), 0) for value in distinct]
+    return np.array([*table, 0], dtype=np.int32)[found]
 
 
 def _positions(values: pd.Series, labels: Sequence[str], *, missing: int = 0) -> np.ndarray:
@@ -137,42 +194,11 @@ def _positions(values: pd.Series, labels: Sequence[str], *, missing: int = 0) ->
     return table[found]
 
 
-def _job_counts(
-    facts: pd.DataFrame, *, column: str, week_class: np.ndarray, weeks: list[str]
-) -> pd.DataFrame:
-    """_COUNTS per (week, scope value); `week_class` as _row_classes gives it."""
-    value, labels = _labels(facts[column]) if column != "org" else (None, ["org"])
-    classes = len(_CLASS_MEASURES)
-    per_value = (len(weeks) + 1) * classes
-    bins = len(labels) * per_value
-    # value * per_value + week_class, computed in place in the value's codes (a fresh array): the week and
-    # class part is shared by every scope, so each scope costs two passes over the jobs and a bincount.
-    key = week_class
-    if value is not None:
-        key = value
-        key *= per_value
-        key += week_class
-    if bins <= _DENSE_BINS:
-        counts = np.bincount(key, minlength=bins)
-        distinct = np.flatnonzero(counts)
-        counts = counts[distinct]
-    else:
-        ids, distinct = pd.factorize(key)
-        distinct, counts = np.asarray(distinct), np.bincount(ids)
-    value_, week_class_ = np.divmod(distinct, per_value)
-    week_, job_class_ = np.divmod(week_class_, classes)
-    kept = week_ > 0
-    measures = counts[kept, None] * _CLASS_MEASURES[job_class_[kept]]
-    index = pd.MultiIndex.from_arrays(
-        [np.asarray(weeks, dtype=object)[week_[kept] - 1], np.asarray(labels, dtype=object)[value_[kept]]]
-    )
-    return pd.DataFrame(measures, index=index, columns=list(_COUNTS)).groupby(level=[0, 1]).sum()
-
-
 def _closed(
     episodes: pd.DataFrame, *, column: str, weeks: list[str], starts: np.ndarray, ends: np.ndarray
 ) -> pd.DataFrame:
-    """episodes_closed and the mean, median and 90th percentile (linear) hours to remediate per week."""
+    """The CLOSED_EPISODES measures (count, mean, median or 90th percentile, linear, of the hours to
+    remediate) of the episodes closed in each week."""
     closed = episodes["closed"].to_numpy()
     position = np.searchsorted(starts, closed, side="right") - 1
     inside = (closed != NAT) & (position >= 0) & (closed < ends[np.maximum(position, 0)])
@@ -187,11 +213,10 @@ def _closed(
     hours = rows.groupby(["week", "value"])["hours"]
     stats = pd.DataFrame(
         {
-            "episodes_closed": hours.size(),
-            "mttr_hours": hours.mean(),
-            "median_ttr_hours": hours.median(),
-            "p90_ttr_hours": hours.quantile(0.9),
-        }
+            measure.name: _STATISTICS[str(measure.statistic)](hours)
+            for measure in of_kind(Kind.CLOSED_EPISODES)
+        },
+        index=hours.size().index,
     )
     week, value = (stats.index.get_level_values(level).to_numpy() for level in (0, 1))
     stats.index = pd.MultiIndex.from_arrays(
@@ -319,15 +344,18 @@ class _StaleJobs:
 
 
 def _finish(table: pd.DataFrame, *, scope: str) -> pd.DataFrame:
-    """Fill absent counts with 0 and derive the rates (NaN when there is no job)."""
-    counts = [*_COUNTS, *_EPISODE_COUNTS]
-    table = table.reindex(columns=[*table.columns, *(c for c in WEEKLY_KPIS.names if c not in table.columns)])
-    table[counts] = table[counts].fillna(0).astype(np.int64)
-    return table.assign(
-        scope=scope,
-        isolation_rate=_percent(table["compliant"], table["jobs"]),
-        production_isolation_rate=_percent(table["production_compliant"], table["production_jobs"]),
-    )
+    """Fill absent additive measures with 0 and derive the ratios (NaN when the denominator is 0)."""
+    missing = [measure.name for measure in MEASURES if measure.name not in table.columns]
+    table = table.reindex(columns=[*table.columns, *missing])
+    for measure in MEASURES:
+        if measure.additive:
+            table[measure.name] = table[measure.name].fillna(0).astype(measure.unit.arrow_type)
+    ratios = {
+        measure.name: _percent(table[measure.ratio[0]], table[measure.ratio[1]])
+        for measure in of_kind(Kind.RATIO)
+        if measure.ratio
+    }
+    return table.assign(scope=scope, **ratios)
 
 
 def _percent(part: pd.Series, whole: pd.Series) -> np.ndarray:

@@ -13,12 +13,14 @@ import pandas as pd
 from isoaudit.config import AuditConfig
 from isoaudit.metrics.attribution import job_facts
 from isoaudit.metrics.coverage import audit_coverage, gap_groups, latest_status
-from isoaudit.metrics.episodes import every_episode_table, exposure_episodes, launchers, runs_only
+from isoaudit.metrics.episodes import every_episode_table, exposure_episodes
 from isoaudit.metrics.images import image_health
 from isoaudit.metrics.kpis import weekly_kpis
+from isoaudit.metrics.measures import stored
+from isoaudit.metrics.predicates import launchers, runs_only
 from isoaudit.metrics.preventive import PREVENTIVE_COLUMNS, preventive_rate
 from isoaudit.metrics.weeks import ONE_WEEK, last_complete_week, trailing_weeks, week_start
-from isoaudit.schema import JOB_FACTS, WEEKLY_KPIS, conform
+from isoaudit.schema import JOB_FACTS, conform
 
 __all__ = [
     "KpiTables",
@@ -32,7 +34,6 @@ __all__ = [
 ]
 
 _CONSOLE_PAGES = {"training": "jobs", "processing": "processing-jobs", "tuning": "hyper-tuning-jobs"}
-_MEASURES = [name for name in WEEKLY_KPIS.names if name not in ("week", "scope", "scope_value")]
 _GAP_KEYS = {"account": "account_id", "account_name": "account_name", "region": "region", "status": "status",
              "reason": "reason"}  # fmt: skip
 
@@ -218,7 +219,8 @@ def report_json(report: WeeklyReport) -> dict[str, Any]:
     """The report as JSON-safe data: period, generated_at, org, previous_org, teams, trend, gaps (one per
     account-region not audited), gap_groups (the failed ones, one per account and reason: see
     `gap_groups`) and images; NaN becomes null, timestamps ISO 8601."""
-    org_keys = [*_MEASURES, "preventive_coverage", "audit_coverage"]
+    measures = [measure.name for measure in stored()]
+    org_keys = [*measures, "preventive_coverage", "audit_coverage"]
     gaps = report.coverage.loc[report.coverage["status"] != "audited"]
     return {
         "period": {
@@ -234,11 +236,11 @@ def report_json(report: WeeklyReport) -> dict[str, Any]:
             else {key: _json(report.previous_org.get(key)) for key in org_keys}
         ),
         "teams": [
-            {"team": row["scope_value"], **{key: _json(row[key]) for key in _MEASURES}}
+            {"team": row["scope_value"], **{key: _json(row[key]) for key in measures}}
             for row in report.teams.to_dict("records")
         ],
         "trend": [
-            {"week": row["week"], **{key: _json(row[key]) for key in [*_MEASURES, "audit_coverage"]}}
+            {"week": row["week"], **{key: _json(row[key]) for key in [*measures, "audit_coverage"]}}
             for row in report.trend.to_dict("records")
         ],
         "gaps": [

@@ -15,6 +15,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from isoaudit.metrics.coverage import gap_groups
 from isoaudit.metrics.failures import FAILURE_CLASSES
+from isoaudit.metrics.measures import HOURS, PERCENT, Measure, stored
 from isoaudit.metrics.report import WeeklyReport
 from isoaudit.publish.excel_cells import (
     BAD_FILL,
@@ -32,9 +33,8 @@ from isoaudit.publish.excel_cells import (
 from isoaudit.publish.excel_images import IMAGE_COLUMNS, write_images
 from isoaudit.publish.excel_methodology import FAILURE_MEANINGS, write_methodology
 from isoaudit.publish.excel_summary import LOW_ISOLATION_RATE, write_summary
-from isoaudit.schema import ACCOUNTS, COVERAGE, EPISODES, JOB_FACTS, WEEKLY_KPIS, descriptions
+from isoaudit.schema import ACCOUNTS, COVERAGE, EPISODES, JOB_FACTS, descriptions
 
-KPI = descriptions(WEEKLY_KPIS)
 FACT = descriptions(JOB_FACTS)
 EPISODE = descriptions(EPISODES)
 AUDIT = descriptions(COVERAGE)
@@ -47,30 +47,20 @@ FAILURE_CHART_ROWS = 16
 COVERAGE_STATUS_ORDER = {"failed": 0, "skipped": 1, "audited": 2}
 
 
-def _kpi(header: str, source: str, kind: Kind = Kind.INTEGER, width: float = 11) -> Column:
-    return Column(header, source, kind, KPI[source], width)
+def measure_column(measure: Measure) -> Column:
+    """A weekly measure's column on the Teams and Accounts sheets, as its declaration says."""
+    kind = {PERCENT: Kind.RATE, HOURS: Kind.HOURS}.get(measure.unit, Kind.INTEGER)
+    return Column(
+        measure.header,
+        measure.name,
+        kind,
+        measure.definition,
+        measure.width,
+        number_format=measure.unit.number_format,
+    )
 
 
-SCOPE_MEASURES = (
-    _kpi("Jobs", "jobs", width=8),
-    _kpi("Isolation rate", "isolation_rate", Kind.RATE, 10),
-    _kpi("Production jobs", "production_jobs", width=11),
-    _kpi("Production isolation rate", "production_isolation_rate", Kind.RATE),
-    _kpi("Violations", "violations", width=10),
-    _kpi("New violations", "new_violations", width=10),
-    _kpi("Repeat violations", "repeat_violations", width=10),
-    _kpi("Isolated + VPC", "tier_isolated_vpc", width=10),
-    _kpi("Isolated", "tier_isolated", width=9),
-    _kpi("VPC only (not compliant)", "tier_vpc_only"),
-    _kpi("Open (not compliant)", "tier_open", width=11),
-    _kpi("MTTR mean (hours)", "mttr_hours", Kind.HOURS),
-    _kpi("TTR median (hours)", "median_ttr_hours", Kind.HOURS),
-    _kpi("TTR p90 (hours)", "p90_ttr_hours", Kind.HOURS),
-    _kpi("Episodes closed", "episodes_closed", width=10),
-    _kpi("Open episodes", "episodes_open", width=10),
-    _kpi("Dormant episodes", "episodes_dormant", width=10),
-    _kpi("Dependency failures", "dependency_failures"),
-)
+SCOPE_MEASURES = tuple(measure_column(measure) for measure in stored() if measure.on_sheets)
 TEAM_COLUMNS = (Column("Team", "scope_value", Kind.TEXT, FACT["team"], 24), *SCOPE_MEASURES)
 ACCOUNT_COLUMNS = (
     Column("Account id", "scope_value", Kind.TEXT, ACCOUNT["account_id"], 15),

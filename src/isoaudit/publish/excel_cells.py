@@ -95,6 +95,8 @@ class Column:
     width: float = 12
     # Long free text wraps within the column instead of running over its neighbours.
     wrap: bool = False
+    # Overrides the kind's number format (a weekly measure's unit says how it is shown).
+    number_format: str | None = None
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,8 @@ def write_table(
         for column_offset, (column, value) in enumerate(zip(columns, values, strict=True)):
             cell = sheet.cell(row=header_row + row_offset, column=first_column + column_offset)
             write_value(cell, value, column.kind)
+            if column.number_format and cell.value is not None:
+                cell.number_format = column.number_format
             if column.wrap and cell.value is not None:
                 cell.alignment = WRAPPED
                 lines = wrapped_lines(str(cell.value), characters=column.width * BODY_CHARACTERS_PER_WIDTH)

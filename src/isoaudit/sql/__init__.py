@@ -1,6 +1,10 @@
 """The views that answer the common questions, as static Athena (Trino) SQL: one SELECT per file in
 views/, named after the view, with a header comment saying which question it answers and its columns.
 
+`{measures}` in a view stands for the weekly measures (isoaudit.metrics.measures), the column list of
+weekly_kpis after its scope, and `{kpis.measures}` for the same list qualified by `kpis.`: a measure is
+declared once and every scorecard view has it.
+
 Views name their tables unqualified: Athena resolves them in the database the view is created in (the
 configured one), DuckDB in the schema where isoaudit.local_lake registers the lake copy. The files are
 static on purpose: nothing from AWS or the configuration is ever spliced into them.
@@ -14,8 +18,11 @@ from importlib.resources import files
 import sqlglot
 from sqlglot import exp
 
+from isoaudit.metrics import measures
+
 # A view name is spliced into `CREATE OR REPLACE VIEW <name>`: plain lowercase identifiers only.
 VIEW_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_MEASURES_SLOT = re.compile(r"\{(kpis\.)?measures\}")
 
 
 def views() -> dict[str, str]:
@@ -28,12 +35,25 @@ def views() -> dict[str, str]:
         name = entry.name.removesuffix(".sql")
         if not VIEW_NAME.match(name):
             raise ValueError(f"views/{entry.name}: a view name is lowercase letters, digits and _")
-        sql = entry.read_text(encoding="utf-8").strip()
+        sql = expand_measures(entry.read_text(encoding="utf-8").strip())
         statements = sqlglot.parse(sql, read="athena")
         if len(statements) != 1 or not isinstance(statements[0], exp.Query):
             raise ValueError(f"views/{entry.name}: expected exactly one SELECT statement")
         found[name] = sql
     return found
+
+
+def expand_measures(sql: str) -> str:
+    """`sql` with `{measures}` and `{kpis.measures}` replaced by the weekly measures' column list (one a
+    line in the SELECT, comma-separated in the header comment)."""
+
+    def columns(match: re.Match[str]) -> str:
+        prefix = match.group(1) or ""
+        names = [f"{prefix}{measure.name}" for measure in measures.stored()]
+        line_start = match.string[: match.start()].rsplit("\n", 1)[-1]  # the indentation, or a comment
+        return ", ".join(names) if line_start.startswith("--") else f",\n{line_start}".join(names)
+
+    return _MEASURES_SLOT.sub(columns, sql)
 
 
 def description(sql: str) -> str:

@@ -1,9 +1,7 @@
 -- Organization trend: the whole Organization's KPIs week after week, with the audit coverage of each
 -- week's run (account-regions audited / audited + failed, in %; empty for a week without a run).
--- Columns: week, jobs, compliant, isolation_rate (%), production_jobs, production_isolation_rate (%),
---   violations, new_violations, repeat_violations, tier_isolated_vpc, tier_isolated, tier_vpc_only,
---   tier_open, episodes_closed, mttr_hours, median_ttr_hours, p90_ttr_hours, episodes_open,
---   episodes_dormant, dependency_failures, stale_accounts, audit_coverage (%)
+-- Columns: week, {measures}, audit_coverage (%)
+--   (the weekly measures: those of weekly_kpis, in the order isoaudit.metrics.measures declares them)
 WITH latest_status AS (
     -- A re-run of a week reads an account-region again: its latest row counts.
     SELECT
@@ -27,26 +25,7 @@ runs AS (
 )
 SELECT
     kpis.week,
-    kpis.jobs,
-    kpis.compliant,
-    kpis.isolation_rate,
-    kpis.production_jobs,
-    kpis.production_isolation_rate,
-    kpis.violations,
-    kpis.new_violations,
-    kpis.repeat_violations,
-    kpis.tier_isolated_vpc,
-    kpis.tier_isolated,
-    kpis.tier_vpc_only,
-    kpis.tier_open,
-    kpis.episodes_closed,
-    kpis.mttr_hours,
-    kpis.median_ttr_hours,
-    kpis.p90_ttr_hours,
-    kpis.episodes_open,
-    kpis.episodes_dormant,
-    kpis.dependency_failures,
-    kpis.stale_accounts,
+    {kpis.measures},
     runs.audit_coverage
 FROM weekly_kpis AS kpis
 LEFT JOIN runs ON runs.audit_week = kpis.week

@@ -1,33 +1,12 @@
 -- Team scorecard: per ISO week, how much of each team's work ran with network isolation, its violations
 -- and how fast it remediates them. Filter on a week: WHERE week = '2026-W47'.
 -- The numbers are the weekly report's own (computed by isoaudit, stored in weekly_kpis).
--- Columns: week, team, jobs, compliant, isolation_rate (%), production_jobs, production_isolation_rate (%),
---   violations, new_violations, repeat_violations, tier_isolated_vpc, tier_isolated, tier_vpc_only,
---   tier_open, episodes_closed, mttr_hours, median_ttr_hours, p90_ttr_hours, episodes_open,
---   episodes_dormant, dependency_failures, stale_accounts
+-- Columns: week, team, {measures}
+--   (the weekly measures: those of weekly_kpis, in the order isoaudit.metrics.measures declares them)
 SELECT
     week,
     scope_value AS team,
-    jobs,
-    compliant,
-    isolation_rate,
-    production_jobs,
-    production_isolation_rate,
-    violations,
-    new_violations,
-    repeat_violations,
-    tier_isolated_vpc,
-    tier_isolated,
-    tier_vpc_only,
-    tier_open,
-    episodes_closed,
-    mttr_hours,
-    median_ttr_hours,
-    p90_ttr_hours,
-    episodes_open,
-    episodes_dormant,
-    dependency_failures,
-    stale_accounts
+    {measures}
 FROM weekly_kpis
 WHERE scope = 'team'
 ORDER BY week, team
