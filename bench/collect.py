@@ -33,7 +33,7 @@ os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
 for variable in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "MOTO_ACCOUNT_ID"):
     os.environ.pop(variable, None)
 
-from isoaudit import audit  # noqa: E402
+from isoaudit import audit, job_kinds  # noqa: E402
 from isoaudit.aws import sagemaker, sts  # noqa: E402
 from isoaudit.collect import AccountAudit, AuditRun  # noqa: E402
 from isoaudit.config import AuditConfig, load_config  # noqa: E402
@@ -129,7 +129,7 @@ def _warm_up(endpoint_url: str, built: BuiltOrganization) -> None:
         for region in REGIONS:
             member.client("ec2", region=region).describe_regions(AllRegions=True)
             sagemaker.search_jobs(aws=member, region=region)
-            for kind in (sagemaker.TRAINING, sagemaker.PROCESSING):
+            for kind in (job_kinds.TRAINING, job_kinds.PROCESSING):
                 sagemaker.list_jobs(aws=member, region=region, kind=kind)
 
 
@@ -184,9 +184,9 @@ def naive_sample(*, endpoint_url: str, account_id: str, role: str, jobs: int) ->
         role_arn=sts.role_arn(account_id=account_id, role_name=role),
         session_name="naive-bench",
     ).counted()
-    summaries = sagemaker.list_jobs(aws=member, region=REGIONS[0], kind=sagemaker.TRAINING)
+    summaries = sagemaker.list_jobs(aws=member, region=REGIONS[0], kind=job_kinds.TRAINING)
     names = [summary["TrainingJobName"] for summary in summaries[:jobs]]
-    sagemaker.describe_jobs(aws=member, region=REGIONS[0], kind=sagemaker.TRAINING, names=names)
+    sagemaker.describe_jobs(aws=member, region=REGIONS[0], kind=job_kinds.TRAINING, names=names)
     return member.counter.count + 1, time.perf_counter() - started
 
 

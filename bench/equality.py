@@ -29,13 +29,13 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import metrics as synthetic  # noqa: E402  (bench/metrics.py)
+import metrics as synthetic
 
-from isoaudit import audit  # noqa: E402
-from isoaudit.alerts import new_violations_message  # noqa: E402
-from isoaudit.config import load_config  # noqa: E402
-from isoaudit.metrics.report import WeeklyReport, report_from_tables, report_json  # noqa: E402
-from isoaudit.publish.excel import write_workbook  # noqa: E402
+from isoaudit import audit
+from isoaudit.alerts import new_violations_message
+from isoaudit.config import load_config
+from isoaudit.metrics.report import WeeklyReport, report_from_tables, report_json
+from isoaudit.publish.excel import write_workbook
 
 DEMO_SEED = 7
 DEMO_NOW = datetime(2026, 11, 18, 9, 30, tzinfo=UTC)  # a Wednesday: the report week is 2026-W46

@@ -11,7 +11,7 @@ import json
 
 import pandas as pd
 
-from isoaudit.alerts import console_url
+from isoaudit.job_kinds import console_url
 from isoaudit.metrics.report import WeeklyReport
 from isoaudit.schema import COVERAGE, EPISODES, JOB_FACTS, WEEKLY_KPIS, conform
 

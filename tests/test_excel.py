@@ -17,7 +17,7 @@ from openpyxl.chart import BarChart, LineChart
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from isoaudit.alerts import console_url
+from isoaudit.job_kinds import console_url
 from isoaudit.metrics.failures import FAILURE_CLASSES
 from isoaudit.metrics.report import WeeklyReport
 from isoaudit.publish.excel import write_workbook

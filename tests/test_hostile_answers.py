@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from isoaudit import audit
+from isoaudit import audit, job_kinds
 from isoaudit.aws import sagemaker, sts
 from isoaudit.collect import AccountAudit, AuditRun
 from isoaudit.config import AuditConfig, load_config
@@ -107,7 +107,7 @@ def test_a_describe_answer_without_the_job_arn_and_creation_time_is_refused(emul
 
     emulator.faults.broken = (BrokenAnswer("sagemaker", "DescribeTrainingJob"),)
     with pytest.raises(UnexpectedResponse, match="TrainingJobArn, CreationTime"):
-        sagemaker.describe_jobs(aws=member, region=REGION, kind=sagemaker.TRAINING, names=["alpha-job-0000"])
+        sagemaker.describe_jobs(aws=member, region=REGION, kind=job_kinds.TRAINING, names=["alpha-job-0000"])
 
 
 def test_one_account_answering_403_in_plain_text_is_that_accounts_gap(emulator, organization) -> None:

@@ -26,11 +26,12 @@ import pandas as pd
 import pytest
 
 from isoaudit.config import AuditConfig
+from isoaudit.job_kinds import console_url
 from isoaudit.metrics.attribution import job_facts
 from isoaudit.metrics.coverage import account_audits, audit_coverage, latest_status
 from isoaudit.metrics.episodes import exposure_episodes, family_history, with_history
 from isoaudit.metrics.kpis import weekly_kpis
-from isoaudit.metrics.report import build_report, console_url, report_json
+from isoaudit.metrics.report import build_report, report_json
 from isoaudit.metrics.weeks import last_complete_week, trailing_weeks, week_labels, week_start
 from isoaudit.schema import ACCOUNTS, COVERAGE, EPISODES, JOB_FACTS, JOBS, WEEKLY_KPIS, conform
 

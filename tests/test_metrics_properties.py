@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from isoaudit.config import AuditConfig
 from isoaudit.metrics.attribution import job_facts
-from isoaudit.metrics.predicates import POSTURES
 from isoaudit.metrics.episodes import exposure_episodes
 from isoaudit.metrics.kpis import weekly_kpis
+from isoaudit.metrics.predicates import POSTURES
 from isoaudit.schema import ACCOUNTS, COVERAGE, conform
 from tests.test_metrics import job, jobs_frame
 

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from isoaudit import job_kinds
 from isoaudit.aws import sagemaker, sts
 from isoaudit.aws.session import AwsSession
 from isoaudit.emulator import AccountSpec, Emulator, JobSpec, OrganizationSpec, build_organization
@@ -73,7 +74,7 @@ def test_jobs_created_in_the_same_second_are_all_read(emulator: Emulator) -> Non
     member = member_session(emulator, jobs_created([NOW - timedelta(days=2)] * 250))
 
     searched = sagemaker.search_jobs(aws=member, region=REGION)
-    listed = sagemaker.list_jobs(aws=member, region=REGION, kind=sagemaker.TRAINING)
+    listed = sagemaker.list_jobs(aws=member, region=REGION, kind=job_kinds.TRAINING)
 
     expected = [f"job-{number:05d}" for number in range(250)]
     assert sorted(record["TrainingJobName"] for record in searched) == expected
@@ -106,7 +107,7 @@ def test_list_reads_every_job_once_in_a_short_chain(thirteen_hundred_jobs) -> No
     member = member.counted()
     lists = Requests(member, "ListTrainingJobs")
 
-    summaries = sagemaker.list_jobs(aws=member, region=REGION, kind=sagemaker.TRAINING)
+    summaries = sagemaker.list_jobs(aws=member, region=REGION, kind=job_kinds.TRAINING)
 
     assert sorted(summary["TrainingJobName"] for summary in summaries) == names
     assert lists.chain(list_window) <= math.ceil(len(names) / sagemaker.PAGE_SIZE) // 2
@@ -169,8 +170,8 @@ def test_a_server_that_ignores_sort_order_still_yields_every_job(
     member, names = thirteen_hundred_jobs
     emulator.faults.ignore_sort_order = True
     try:
-        listed = sagemaker.list_jobs(aws=member, region=REGION, kind=sagemaker.TRAINING)
-        searched = sagemaker.search_training_jobs(aws=member, region=REGION)
+        listed = sagemaker.list_jobs(aws=member, region=REGION, kind=job_kinds.TRAINING)
+        searched = sagemaker.search_jobs(aws=member, region=REGION)
     finally:
         emulator.faults.ignore_sort_order = False
     assert sorted(summary["TrainingJobName"] for summary in listed) == names

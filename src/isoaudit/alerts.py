@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import quote
 
 import pandas as pd
+
+from isoaudit.job_kinds import console_url
+from isoaudit.metrics.predicates import launchers
 
 # SNS rejects a longer subject.
 SUBJECT_LIMIT = 100
@@ -26,7 +28,6 @@ COLUMNS = (
     "first_seen",
 )
 # Where the SageMaker console shows a job of each kind.
-CONSOLE_PAGES = {"training": "jobs", "tuning": "hyper-tuning-jobs", "processing": "processing-jobs"}
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def new_violations_message(
         raise ValueError(f"jobs: missing columns: {', '.join(missing)}")
     run_time = pd.Timestamp(run_started_at).tz_convert("UTC")  # a naive time is refused, not guessed
     non_compliant = ~jobs["network_isolation"].fillna(False).astype(bool)
-    run = jobs["job_kind"] != "tuning"  # a tuning job's violations are its training jobs: counted once
+    run = ~launchers(jobs["job_kind"])  # a tuning job's violations are its training jobs: counted once
     new = jobs[non_compliant & run & (jobs["first_seen"] == run_time)]
     if new.empty:
         return None
@@ -94,13 +95,6 @@ def new_violations_message(
     if report_uri:
         lines += ["", f"The week's report (workbook): {report_uri}"]
     return Alert(subject=_subject(subject), message="\n".join(lines) + "\n", new_violations=count)
-
-
-def console_url(*, region: str, job_kind: str, job_name: str) -> str:
-    return (
-        f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}"
-        f"#/{CONSOLE_PAGES[job_kind]}/{quote(job_name, safe='')}"
-    )
 
 
 def _most_first(frame: pd.DataFrame, *, by: str | list[str]) -> pd.Series:

@@ -17,10 +17,10 @@ import pandas as pd
 
 from isoaudit.aws import ec2, sagemaker, sts
 from isoaudit.aws.organizations import Account
-from isoaudit.aws.sagemaker import JobKind
 from isoaudit.aws.session import AwsSession
 from isoaudit.config import AuditConfig
 from isoaudit.errors import AUDIT_ERRORS, describe_failure
+from isoaudit.job_kinds import KINDS, JobKind, Reading
 from isoaudit.records import job_rows, usable_records
 from isoaudit.schema import COVERAGE, JOBS, conform, empty_frame
 
@@ -244,28 +244,34 @@ class _RegionRead:
 
 
 def _read_region(aws: AwsSession, region: str, plan: RegionPlan) -> _RegionRead:
-    """The records of the jobs changed since the plan's watermark (of every job when it has none).
-
-    Training jobs come whole from Search, 100 a call. A full listing also lists them, concurrently, as the
-    ground truth, and describes what Search missed (its index lags) unless the history has it unchanged.
-    Tuning jobs come whole from Search too (every one on a full listing, which proves they still exist),
-    so that one that has launched nothing yet shows; a tuning job named by a training job but missing from
-    both Search and the history is described. Processing jobs have no Search: they are listed, and the new
-    or changed described.
-    """
+    """The records of the jobs changed since the plan's watermark (of every job when it has none), of every
+    kind in KINDS, each read as its `reading` says (see isoaudit.job_kinds.Reading)."""
     since = plan.since
     full_since = None if plan.full else since
     with ThreadPoolExecutor(max_workers=4) as pool:
-        searched = pool.submit(sagemaker.search_jobs, aws=aws, region=region, modified_after=since)
-        listed = pool.submit(_summaries, aws, region, sagemaker.TRAINING, None) if plan.full else None
-        processing = pool.submit(_summaries, aws, region, sagemaker.PROCESSING, full_since)
-        tuning_search = pool.submit(
-            sagemaker.search_jobs, aws=aws, region=region, kind=sagemaker.TUNING, modified_after=full_since
-        )
-        training = {record["TrainingJobArn"]: record for record in searched.result()}
-        listed_training = listed.result() if listed else {}
-        listed_processing = processing.result()
-        tuning = {record["HyperParameterTuningJobArn"]: record for record in tuning_search.result()}
+        searches = {
+            kind: pool.submit(
+                sagemaker.search_jobs,
+                aws=aws,
+                region=region,
+                kind=kind,
+                modified_after=since if kind.reading is Reading.SEARCH else full_since,
+            )
+            for kind in KINDS
+            if kind.reading in (Reading.SEARCH, Reading.THROUGH_CHILDREN)
+        }
+        listings = {
+            kind: pool.submit(
+                _summaries, aws, region, kind, None if kind.reading is Reading.SEARCH else full_since
+            )
+            for kind in KINDS
+            if kind.reading is Reading.LIST_THEN_DESCRIBE or (kind.reading is Reading.SEARCH and plan.full)
+        }
+        searched = {
+            kind: {record[kind.arn_key]: record for record in found.result()}
+            for kind, found in searches.items()
+        }
+        listed = {kind: found.result() for kind, found in listings.items()}
 
     def to_fetch(summaries: dict[str, dict[str, Any]], kind: JobKind) -> list[str]:
         """Of these listed jobs, those the history lacks or that changed since the watermark."""
@@ -275,57 +281,57 @@ def _read_region(aws: AwsSession, region: str, plan: RegionPlan) -> _RegionRead:
             if arn not in plan.known or _changed(summary, since)
         ]
 
-    unsearched = {arn: summary for arn, summary in listed_training.items() if arn not in training}
-    training |= {
-        record["TrainingJobArn"]: record
-        for record in sagemaker.describe_jobs(
-            aws=aws,
-            region=region,
-            kind=sagemaker.TRAINING,
-            names=to_fetch(unsearched, sagemaker.TRAINING),
-        )
-    }
-    records = {
-        sagemaker.TRAINING: list(training.values()),
-        sagemaker.TUNING: _tuning_records(aws, region, plan, searched=tuning, training=training),
-        sagemaker.PROCESSING: sagemaker.describe_jobs(
-            aws=aws,
-            region=region,
-            kind=sagemaker.PROCESSING,
-            names=to_fetch(listed_processing, sagemaker.PROCESSING),
-        ),
-    }
-    listed_arns = (
-        frozenset(listed_training) | frozenset(listed_processing) | frozenset(tuning)
-        if plan.full
-        else frozenset()
+    records: dict[JobKind, list[dict[str, Any]]] = {}
+    for kind in KINDS:
+        if kind.reading is Reading.SEARCH:
+            found = searched[kind]
+            unsearched = {arn: summary for arn, summary in listed.get(kind, {}).items() if arn not in found}
+            described = sagemaker.describe_jobs(
+                aws=aws, region=region, kind=kind, names=to_fetch(unsearched, kind)
+            )
+            records[kind] = list((found | {record[kind.arn_key]: record for record in described}).values())
+        elif kind.reading is Reading.LIST_THEN_DESCRIBE:
+            records[kind] = sagemaker.describe_jobs(
+                aws=aws, region=region, kind=kind, names=to_fetch(listed[kind], kind)
+            )
+    for kind in KINDS:
+        if kind.reading is Reading.THROUGH_CHILDREN:
+            children = [record for found in records.values() for record in found]
+            records[kind] = _launcher_records(
+                aws, region, plan, kind=kind, searched=searched[kind], children=children
+            )
+    listed_arns = frozenset().union(
+        *listed.values(), *(searched[kind] for kind in KINDS if kind.reading is Reading.THROUGH_CHILDREN)
     )
-    return _RegionRead(records=records, listed=listed_arns)
+    return _RegionRead(
+        records={kind: records[kind] for kind in KINDS}, listed=listed_arns if plan.full else frozenset()
+    )
 
 
-def _tuning_records(
+def _launcher_records(
     aws: AwsSession,
     region: str,
     plan: RegionPlan,
     *,
+    kind: JobKind,
     searched: dict[str, dict[str, Any]],
-    training: dict[str, dict[str, Any]],
+    children: list[dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """The tuning jobs to store: those Search returned that the history lacks or that changed, and, whole
-    from Describe, those that `training` jobs name but neither Search nor the history has (its index lags)."""
+    """The launchers (e.g. tuning jobs) to store: those Search returned that the history lacks or that
+    changed, and, whole from Describe, those that `children` records name but neither Search nor the
+    history has (its index lags)."""
+    key = str(kind.child_key)
     unknown = sorted(
         {
-            record["TuningJobArn"].rsplit("/", 1)[-1]
-            for record in training.values()
-            if record.get("TuningJobArn")
-            and record["TuningJobArn"] not in searched
-            and record["TuningJobArn"] not in plan.known
+            record[key].rsplit("/", 1)[-1]
+            for record in children
+            if record.get(key) and record[key] not in searched and record[key] not in plan.known
         }
     )
     fetched = [
         record for arn, record in searched.items() if arn not in plan.known or _changed(record, plan.since)
     ]
-    return fetched + sagemaker.describe_jobs(aws=aws, region=region, kind=sagemaker.TUNING, names=unknown)
+    return fetched + sagemaker.describe_jobs(aws=aws, region=region, kind=kind, names=unknown)
 
 
 def _changed(summary: dict[str, Any], since: datetime | None) -> bool:

@@ -10,80 +10,8 @@ from typing import Any
 import pandas as pd
 
 from isoaudit.aws.organizations import Account
-from isoaudit.aws.sagemaker import JobKind
+from isoaudit.job_kinds import JobKind
 from isoaudit.schema import ACCOUNTS, JOBS, conform, empty_frame
-
-
-def _dig(record: dict[str, Any], *path: str) -> Any:
-    value: Any = record
-    for key in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
-
-
-def _joined(values: Iterable[str] | None) -> str:
-    return ",".join(sorted(values or []))
-
-
-def _training_like(record: dict[str, Any]) -> dict[str, Any]:
-    """Fields shared by a training job and a tuning job's training job definition."""
-    vpc = record.get("VpcConfig") or {}
-    return {
-        "network_isolation": bool(record.get("EnableNetworkIsolation", False)),
-        "vpc_subnet_ids": _joined(vpc.get("Subnets")),
-        "vpc_security_group_ids": _joined(vpc.get("SecurityGroupIds")),
-        "inter_container_encryption": bool(record.get("EnableInterContainerTrafficEncryption", False)),
-        "volume_kms_key_id": _dig(record, "ResourceConfig", "VolumeKmsKeyId") or "",
-        "output_kms_key_id": _dig(record, "OutputDataConfig", "KmsKeyId") or "",
-        "image_uri": _dig(record, "AlgorithmSpecification", "TrainingImage") or "",
-        "role_arn": record.get("RoleArn") or "",
-    }
-
-
-def _training(record: dict[str, Any]) -> dict[str, Any]:
-    tuning_arn = record.get("TuningJobArn") or ""
-    return {
-        **_training_like(record),
-        "status": record.get("TrainingJobStatus"),
-        "start_time": record.get("TrainingStartTime"),
-        "end_time": record.get("TrainingEndTime"),
-        "tuning_job_name": tuning_arn.rsplit("/", 1)[-1] if tuning_arn else "",
-    }
-
-
-def _tuning(record: dict[str, Any]) -> dict[str, Any]:
-    definition = record.get("TrainingJobDefinition") or {}
-    return {
-        **_training_like(definition),
-        "status": record.get("HyperParameterTuningJobStatus"),
-        "start_time": record.get("CreationTime"),
-        "end_time": record.get("HyperParameterTuningEndTime"),
-        "tuning_job_name": record.get("HyperParameterTuningJobName") or "",
-    }
-
-
-def _processing(record: dict[str, Any]) -> dict[str, Any]:
-    network = record.get("NetworkConfig") or {}
-    vpc = network.get("VpcConfig") or {}
-    return {
-        "network_isolation": bool(network.get("EnableNetworkIsolation", False)),
-        "vpc_subnet_ids": _joined(vpc.get("Subnets")),
-        "vpc_security_group_ids": _joined(vpc.get("SecurityGroupIds")),
-        "inter_container_encryption": bool(network.get("EnableInterContainerTrafficEncryption", False)),
-        "volume_kms_key_id": _dig(record, "ProcessingResources", "ClusterConfig", "VolumeKmsKeyId") or "",
-        "output_kms_key_id": _dig(record, "ProcessingOutputConfig", "KmsKeyId") or "",
-        "image_uri": _dig(record, "AppSpecification", "ImageUri") or "",
-        "role_arn": record.get("RoleArn") or "",
-        "status": record.get("ProcessingJobStatus"),
-        "start_time": record.get("ProcessingStartTime"),
-        "end_time": record.get("ProcessingEndTime"),
-        "tuning_job_name": "",
-    }
-
-
-_BY_KIND = {"training": _training, "tuning": _tuning, "processing": _processing}
 
 
 def usable_records(
@@ -128,7 +56,7 @@ def job_rows(
                 "first_seen": seen_at,
                 "last_seen": seen_at,
                 "listed": True,
-                **_BY_KIND[kind.name](record),
+                **kind.fields(record),
             }
         )
     if not rows:

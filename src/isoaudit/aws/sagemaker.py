@@ -19,49 +19,11 @@ from botocore.client import BaseClient
 
 from isoaudit.aws.session import AwsSession
 from isoaudit.errors import expect
+from isoaudit.job_kinds import TRAINING, JobKind
 
 PAGE_SIZE = 100
 
 
-@dataclass(frozen=True)
-class JobKind:
-    name: str
-    list_operation: str
-    summaries_key: str
-    name_key: str
-    arn_key: str
-    describe_operation: str
-    search_resource: str | None
-
-
-TRAINING = JobKind(
-    name="training",
-    list_operation="list_training_jobs",
-    summaries_key="TrainingJobSummaries",
-    name_key="TrainingJobName",
-    arn_key="TrainingJobArn",
-    describe_operation="describe_training_job",
-    search_resource="TrainingJob",
-)
-TUNING = JobKind(
-    name="tuning",
-    list_operation="list_hyper_parameter_tuning_jobs",
-    summaries_key="HyperParameterTuningJobSummaries",
-    name_key="HyperParameterTuningJobName",
-    arn_key="HyperParameterTuningJobArn",
-    describe_operation="describe_hyper_parameter_tuning_job",
-    search_resource="HyperParameterTuningJob",
-)
-PROCESSING = JobKind(
-    name="processing",
-    list_operation="list_processing_jobs",
-    summaries_key="ProcessingJobSummaries",
-    name_key="ProcessingJobName",
-    arn_key="ProcessingJobArn",
-    describe_operation="describe_processing_job",
-    search_resource=None,
-)
-JOB_KINDS = (TRAINING, TUNING, PROCESSING)
 
 
 # A listing of more than two pages is read as slices of creation time side by side, so that it takes the

@@ -15,6 +15,8 @@ from itertools import product
 import numpy as np
 import pandas as pd
 
+from isoaudit.job_kinds import launcher_kinds
+
 # Posture tiers, best first; the first two are compliant (network isolation on), the others are not: a
 # VPC alone is not isolation.
 POSTURES = ("isolated+vpc", "isolated", "vpc-only", "open")
@@ -27,12 +29,14 @@ PRODUCTION = "production"
 DEPENDENCY_FAILURES = ("missing_dependency", "network_blocked")
 # A tuning job launches training jobs: they are its runs. It is listed (with its definition's isolation)
 # but never counted as a run of its own: not in the KPIs, the episodes nor the history of its family.
-LAUNCHER_KIND = "tuning"
+LAUNCHER_KINDS = launcher_kinds()
 
 
 def launchers(job_kind: pd.Series) -> np.ndarray:
     """Which rows are launchers (tuning jobs), not runs."""
-    return (job_kind == LAUNCHER_KIND).to_numpy(dtype=bool)
+    if len(LAUNCHER_KINDS) == 1:
+        return (job_kind == LAUNCHER_KINDS[0]).to_numpy(dtype=bool)
+    return job_kind.isin(LAUNCHER_KINDS).to_numpy(dtype=bool)
 
 
 def runs_only(facts: pd.DataFrame) -> pd.DataFrame:

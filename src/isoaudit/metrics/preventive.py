@@ -36,12 +36,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-ACTION = "sagemaker:createtrainingjob"
+from isoaudit.job_kinds import TRAINING
+
+# The guardrail measured is the one on creating training jobs (the kind most runs are; the templates in
+# infra/ deny every kind's creation alike).
+ACTION = TRAINING.scp_action.lower()
 ISOLATION_KEY = "sagemaker:networkisolation"
 # Training job ARNs that a covering Resource pattern must match (any region, account and name).
 _SAMPLE_ARNS = (
-    "arn:aws:sagemaker:us-east-1:111122223333:training-job/job-a",
-    "arn:aws:sagemaker:eu-west-3:444455556666:training-job/another-training-job-2026",
+    f"arn:aws:sagemaker:us-east-1:111122223333:{TRAINING.arn_type}/job-a",
+    f"arn:aws:sagemaker:eu-west-3:444455556666:{TRAINING.arn_type}/another-training-job-2026",
 )
 PREVENTIVE_COLUMNS = ("account_id", "account_name", "covered", "policies")
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
 
 from isoaudit.config import AuditConfig
+from isoaudit.job_kinds import console_url
 from isoaudit.metrics.attribution import job_facts
 from isoaudit.metrics.coverage import audit_coverage, gap_groups, latest_status
 from isoaudit.metrics.episodes import every_episode_table, exposure_episodes
@@ -33,7 +33,6 @@ __all__ = [
     "report_json",
 ]
 
-_CONSOLE_PAGES = {"training": "jobs", "processing": "processing-jobs", "tuning": "hyper-tuning-jobs"}
 _GAP_KEYS = {"account": "account_id", "account_name": "account_name", "region": "region", "status": "status",
              "reason": "reason"}  # fmt: skip
 
@@ -202,16 +201,6 @@ def report_from_tables(
         coverage=latest_status(coverage, weeks=[week]),
         preventive=preventive,
         images=image_health(facts),
-    )
-
-
-def console_url(*, region: str, job_kind: str, job_name: str) -> str:
-    """Link to the job in the SageMaker console; region and name are quoted (untrusted text from AWS)."""
-    region = quote(region, safe="")
-    page = _CONSOLE_PAGES.get(job_kind, "jobs")
-    return (
-        f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}"
-        f"#/{page}/{quote(job_name, safe='')}"
     )
 
 
