@@ -142,12 +142,28 @@ def check(tables: dict[str, Any], directory: Path) -> list[str]:
             else:
                 saved = json.loads((directory / f"{name}.json").read_text())
                 now = json.loads(json.dumps(value, sort_keys=True, default=str))
-                assert now == saved, f"{name}: JSON differs"
+                assert now == saved, f"{name}: JSON differs: {_differences(now, saved)}"
             print(f"  {name}: identical")
         except AssertionError as exc:
             differ.append(name)
             print(f"  {name}: DIFFERS\n{str(exc)[:2000]}")
     return differ
+
+
+def _differences(now: Any, saved: Any, path: str = "", found: list[str] | None = None) -> list[str]:
+    """The first paths (at most 20) where two JSON values differ, with both values."""
+    found = [] if found is None else found
+    if len(found) >= 20:
+        return found
+    if isinstance(now, dict) and isinstance(saved, dict):
+        for key in sorted(set(now) | set(saved)):
+            _differences(now.get(key), saved.get(key), f"{path}/{key}", found)
+    elif isinstance(now, list) and isinstance(saved, list) and len(now) == len(saved):
+        for index, (left, right) in enumerate(zip(now, saved, strict=True)):
+            _differences(left, right, f"{path}[{index}]", found)
+    elif now != saved:
+        found.append(f"{path}: now {str(now)[:80]!r}, before {str(saved)[:80]!r}")
+    return found
 
 
 def main() -> None:

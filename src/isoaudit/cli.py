@@ -5,17 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
-from typing import Any
 
-from isoaudit import progress
 from isoaudit.config import AuditConfig, ConfigError, load_config
 from isoaudit.doctor_command import add_doctor_command, doctor_command
 from isoaudit.errors import BrokenEnvironment
 from isoaudit.guardrails import GUARDRAILS
 from isoaudit.lake_command import add_lake_command
+from isoaudit.run_command import add_run_commands, demo_command, percent, run_command
 
 EXIT_CONFIG = 2  # bad input: a field, a flag, a variable
 EXIT_ENVIRONMENT = 3  # broken environment: credentials, bucket, catalog, lock, folder
@@ -40,51 +38,12 @@ resource and what to do), 1 other failures.
 """
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="TOML configuration file (see isoaudit.example.toml)")
-    parser.add_argument("--week", help="ISO week to report, e.g. 2026-W47 (default: the last complete week)")
-    parser.add_argument("--out", type=Path, help="folder for the workbook and the local copy of the lake")
-    parser.add_argument("--json", action="store_true", help="print one JSON document instead of the summary")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show Prefect's task-level logs")
-    parser.add_argument(
-        "--resend", action="store_true", help="email the week's report again, even to those who have it"
-    )
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="isoaudit", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    run = commands.add_parser(
-        "run",
-        help="audit your AWS Organization",
-        description="Audit every ACTIVE account of the Organization through its read-only audit role. "
-        "Run with credentials of the management (or delegated administrator) account. Values given here "
-        "override ISOAUDIT_* environment variables, which override the config file.",
-    )
-    _common(run)
-    run.add_argument("--bucket", help="S3 bucket of the Parquet lake (required, here or in the config)")
-    run.add_argument("--role-name", help="audit role assumed in each account (default IsoAuditReadOnly)")
-    run.add_argument("--external-id", help="external ID required by the audit role's trust policy")
-    run.add_argument(
-        "--regions", help="comma-separated regions to audit (default: every region enabled in each account)"
-    )
-    run.add_argument(
-        "--endpoint-url", help="AWS-compatible endpoint for every service (an emulator); omit for AWS"
-    )
-
-    demo = commands.add_parser(
-        "demo",
-        help="run the weekly audit on an embedded AWS Organization",
-        description="Start a local AWS emulator (moto) on 127.0.0.1, build an Organization in it (accounts, "
-        "OUs, tags, audit roles, months of training jobs), and run the same weekly audit as production "
-        "against it. Leaves the workbook and a copy of the Parquet lake in --out (default reports/).",
-    )
-    _common(demo)
-    demo.add_argument("--seed", type=int, default=7, help="seed of the demo data (same seed, same data)")
-    demo.add_argument("--weeks", type=int, default=16, help="weeks of job history in the demo (default 16)")
+    add_run_commands(commands)
 
     guardrails = commands.add_parser(
         "guardrails",
@@ -141,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging(verbose=args.verbose)
     try:
         if args.command == "run":
-            return _run(args)
+            return run_command(args)
         if args.command == "guardrails":
             return _guardrails(args)
         if args.command == "query":
@@ -152,116 +111,13 @@ def main(argv: list[str] | None = None) -> int:
             from isoaudit.lake_command import lake_check
 
             return lake_check(args)
-        return _demo(args)
+        return demo_command(args)
     except ConfigError as exc:
         print(f"isoaudit: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except BrokenEnvironment as exc:
         print(f"isoaudit: {exc}", file=sys.stderr)
         return EXIT_ENVIRONMENT
-
-
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    regions = getattr(args, "regions", None)
-    return {
-        key: value
-        for key, value in {
-            "bucket": getattr(args, "bucket", None),
-            "role_name": getattr(args, "role_name", None),
-            "external_id": getattr(args, "external_id", None),
-            "endpoint_url": getattr(args, "endpoint_url", None),
-            "regions": [region.strip() for region in regions.split(",") if region.strip()]
-            if regions
-            else None,
-            "reports_dir": str(args.out) if args.out else None,
-        }.items()
-        if value is not None
-    }
-
-
-def _run(args: argparse.Namespace) -> int:
-    from isoaudit import audit
-    from isoaudit.aws import preflight, run_lock
-
-    overrides = _overrides(args)
-    _valid_week(args.week)
-    config = load_config(args.config, **overrides)  # validate before Prefect or AWS is touched
-    aws = audit.management_session(config)
-    preflight.check(aws=aws, config=config)  # before anything is written
-    run = audit.start_run(week=args.week)
-    # The lock is taken here, so that a second run fails in a second, before Prefect starts; the flow,
-    # given this run id, finds the lock already its own.
-    with run_lock.held(aws=aws, config=config, run_id=run.run_id):
-        from isoaudit.prefect_server import start_tied_server
-
-        start_tied_server()
-        from flows.weekly_audit import weekly_audit
-
-        with progress.reporting(progress.for_terminal(as_json=args.json, interactive=sys.stdout.isatty())):
-            result = weekly_audit(
-                config_file=str(args.config) if args.config else None,
-                week=run.audit_week,
-                overrides=overrides,
-                resend=args.resend,
-                run_id=run.run_id,
-            )
-    _print(result, as_json=args.json)
-    return 0
-
-
-def _valid_week(week: str | None) -> None:
-    from isoaudit.metrics.weeks import week_start
-
-    if week is not None:
-        try:
-            week_start(week)
-        except ValueError as exc:
-            raise ConfigError(f"--week: {exc}") from None
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from isoaudit.emulator.mail import demo_email, verify_sender
-    from isoaudit.emulator.organization import build_organization, demo_spec
-    from isoaudit.emulator.server import start_emulator
-
-    _valid_week(args.week)
-    # The emulator accepts any credentials; these are not secrets, and only this process sees them.
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
-        os.environ[name] = value
-    os.environ.pop("AWS_SESSION_TOKEN", None)
-    os.environ.pop("AWS_PROFILE", None)
-    log = logging.getLogger("isoaudit.demo")
-    with start_emulator(seed=args.seed) as emulator:
-        spec = demo_spec(seed=args.seed, weeks=args.weeks)
-        log.info("building the demo organization: %d accounts, %d jobs", len(spec.accounts), len(spec.jobs))
-        built = build_organization(endpoint_url=emulator.url, spec=spec)
-        # FinOps and every team lead receive the report through the emulator's SES.
-        email = demo_email(spec)
-        verify_sender(endpoint_url=emulator.url, sender=email["sender"])
-        overrides = {
-            "bucket": built.bucket,
-            "endpoint_url": emulator.url,
-            "role_name": spec.audit_role_name,
-            "reports_dir": str(args.out or Path("reports")),
-            "email": email,
-        }
-        load_config(args.config, **overrides)
-        from isoaudit.prefect_server import start_tied_server
-
-        start_tied_server()  # dies with this process, even after kill -9
-        from flows.weekly_audit import weekly_audit
-
-        log.info("running the weekly audit against the emulator at %s", emulator.url)
-        reporter = progress.for_terminal(as_json=args.json, interactive=sys.stdout.isatty())
-        with progress.reporting(reporter):
-            result = weekly_audit(
-                config_file=str(args.config) if args.config else None,
-                week=args.week,
-                overrides=overrides,
-                resend=args.resend,
-            )
-    _print(result, as_json=args.json)
-    return 0
 
 
 def _guardrails(args: argparse.Namespace) -> int:
@@ -326,7 +182,7 @@ def _scp_coverage(args: argparse.Namespace) -> int:
         # Without coverage, `policies` names the SCPs that deny only part of the case (e.g. a Bool test).
         by = f"{'by' if row['covered'] else 'only partly by'} {row['policies']}" if row["policies"] else ""
         print(f"  {status:<12} {account}  {by}".rstrip())
-    print(f"\npreventive coverage: {covered}/{len(rows)} accounts ({_pct(summary['coverage'])})")
+    print(f"\npreventive coverage: {covered}/{len(rows)} accounts ({percent(summary['coverage'])})")
     return 0
 
 
@@ -362,42 +218,6 @@ def _query(args: argparse.Namespace) -> int:
         return EXIT_QUERY
     print(local_lake.render(rows, output_format=args.format))
     return 0
-
-
-def _print(result: dict[str, Any], *, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(result, indent=2, default=str))
-        return
-    org = result["org"]
-    print(f"\nisoaudit {result['period']['week']} ({result['period']['start']} to {result['period']['end']})")
-    print(f"  jobs created          {org['jobs']} (training + processing; a tuning job: its training jobs)")
-    production = _pct(org["production_isolation_rate"])
-    print(f"  isolation rate        {_pct(org['isolation_rate'])} (production {production})")
-    print(f"  violations            {org['violations']}")
-    print(
-        f"  MTTR                  {_hours(org['mttr_hours'])} mean, {_hours(org['median_ttr_hours'])} median,"
-        f" {_hours(org['p90_ttr_hours'])} p90 over {org['episodes_closed']} closed episodes"
-    )
-    print(f"  open exposure         {org['episodes_open']} episodes ({org['episodes_dormant']} dormant)")
-    print(f"  preventive coverage   {_pct(org['preventive_coverage'])} of member accounts under the SCP")
-    print(f"  audit coverage        {_pct(org['audit_coverage'])}")
-    for gap in result["gap_groups"]:
-        name = gap["account_name"] or ""
-        print(f"  not audited: {gap['account']} {name} ({gap['where']}): {gap['reason']}")
-    print(f"\nworkbook: {result['workbook']} (archived at {result['archive']['workbook']})")
-    print(f"executive page: {result['page']}")
-    for sent in result["emails"]:
-        where = f", saved as {sent['outbox']}" if sent.get("outbox") else ""
-        why = f": {sent['reason']}" if sent.get("reason") else ""
-        print(f"email to {sent['audience']}: {sent['status']}{why}{where}")
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f} %"
-
-
-def _hours(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f} h"
 
 
 def _configure_logging(*, verbose: bool) -> None:
