@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -34,77 +35,42 @@ _SDK_SUFFIX_LENGTH = 24
 def job_facts(jobs: pd.DataFrame, accounts: pd.DataFrame, *, config: AuditConfig) -> pd.DataFrame:
     """JOB_FACTS rows for JOBS rows (same order and index); `accounts` follows ACCOUNTS.
 
-    The JOB_FACTS columns are followed by HISTORY_COLUMNS (violation, remediated_at, next_run_at), which
-    the episodes and KPIs read (they recompute them when absent); conform(facts, JOB_FACTS) drops them.
-    Text columns with few distinct values (account_id, region, job_kind and the derived labels) are
-    categoricals; pyarrow writes them as the schema's strings.
+    The stages, in order: attribution (team, environment), posture, families, history. The JOB_FACTS
+    columns are followed by HISTORY_COLUMNS (violation, remediated_at, next_run_at), which the episodes
+    and KPIs read (they recompute them when absent); conform(facts, JOB_FACTS) drops them. Text columns
+    with few distinct values (account_id, region, job_kind and the derived labels) are categoricals;
+    pyarrow writes them as the schema's strings.
     """
-    missing = [name for name in JOBS.names if name not in jobs.columns]
-    if missing:
-        raise ValueError(f"jobs: missing columns: {', '.join(missing)}")
-    if jobs["creation_time"].isna().any():
-        raise ValueError(f"jobs: {int(jobs['creation_time'].isna().sum())} rows without creation_time")
-
-    environments = _EnvironmentPatterns(config.environment_patterns)
-    # The name stems, the longest part, are found by a worker thread while the other columns are derived
-    # here: Arrow and numpy work on millions of names, which runs without the GIL, on Arrow arrays taken
-    # from `jobs` beforehand (the worker touches no DataFrame).
+    _check_jobs(jobs)
+    # The name stems, the longest part, are found by a worker thread while the other stages run here:
+    # Arrow and numpy work on millions of names, which runs without the GIL, on Arrow arrays taken from
+    # `jobs` beforehand (the worker touches no DataFrame).
     with ThreadPoolExecutor(max_workers=1) as worker:
         stems = worker.submit(_name_stems, _text(jobs["job_name"]), _text(jobs["tuning_job_name"]))
-        tag_codes, tag_texts = codes(jobs["tags_json"])
-        job_tags = [_parse_tags(text) for text in tag_texts]
-        account_codes, account_ids = codes(jobs["account_id"])
-        defaults = _account_defaults(account_ids, accounts, config=config, environments=environments)
-
-        teams = _Labels([UNATTRIBUTED])
-        job_team = _lookup([teams.code(_first(tags, config.team_tag_keys)) for tags in job_tags], tag_codes)
-        account_team = _lookup(
-            [teams.code(team or UNATTRIBUTED) for team, _ in defaults],
-            account_codes,
-            missing=teams.code(UNATTRIBUTED),
-        )
-        team = np.where(job_team >= 0, job_team, account_team)
-
-        env_labels = _Labels(ENVIRONMENTS)
-        job_env = _lookup(
-            [env_labels.code(environments.first_tag(tags, config.environment_tag_keys)) for tags in job_tags],
-            tag_codes,
-        )
-        unknown = env_labels.code("unknown")
-        account_env = _lookup(
-            [env_labels.code(env or "unknown") for _, env in defaults], account_codes, missing=unknown
-        )
-        environment = np.where(job_env >= 0, job_env, account_env)
-
-        region_codes, regions = codes(jobs["region"])
-        created = micros(jobs["creation_time"])
-        compliant = jobs["network_isolation"].fillna(False).to_numpy(dtype=bool)
-        in_vpc = (jobs["vpc_subnet_ids"].notna() & (jobs["vpc_subnet_ids"] != "")).to_numpy(dtype=bool)
-        posture = posture_codes(isolated=compliant, in_vpc=in_vpc)
-        failed = (jobs["status"] == "Failed").to_numpy(dtype=bool)
+        tags = _JobTags.of(jobs)
+        accounts_ = codes(jobs["account_id"])
+        who = _attribution(tags, accounts_, accounts, config=config)
+        compliant, posture = _posture(jobs)
+        regions = codes(jobs["region"])
         job_kind = pd.Categorical(jobs["job_kind"])
         week = week_labels(jobs["creation_time"])
+        failed = (jobs["status"] == "Failed").to_numpy(dtype=bool)
         failure_class = classify_failures(jobs["failure_reason"], failed=failed)
-
-        family_codes, family_names = _family_codes(
-            *stems.result(), job_tags, tag_codes, tag_key=config.family_tag_key
-        )
-
-    family = pd.Categorical.from_codes(family_codes, categories=family_names)
-    history = runs_history(
-        account=account_codes,
-        region=region_codes,
+        family_codes, family = _families(*stems.result(), tags, tag_key=config.family_tag_key)
+    history = runs_history(  # stage 4
+        account=accounts_[0],
+        region=regions[0],
         family=family_codes,
-        created=created,
+        created=micros(jobs["creation_time"]),
         compliant=compliant,
         launcher=launchers(jobs["job_kind"]),
     )
     facts = jobs.assign(
-        account_id=pd.Categorical.from_codes(account_codes, categories=account_ids),
-        region=pd.Categorical.from_codes(region_codes, categories=regions),
+        account_id=pd.Categorical.from_codes(accounts_[0], categories=accounts_[1]),
+        region=pd.Categorical.from_codes(regions[0], categories=regions[1]),
         job_kind=job_kind,
-        team=categorical(team, teams.names),
-        environment=categorical(environment, env_labels.names),
+        team=who.team,
+        environment=who.environment,
         family=family,
         posture=categorical(posture, list(POSTURES)),
         compliant=compliant,
@@ -115,6 +81,85 @@ def job_facts(jobs: pd.DataFrame, accounts: pd.DataFrame, *, config: AuditConfig
         next_run_at=from_micros(history.next_run_at),
     )
     return facts[[*JOB_FACTS.names, *HISTORY_COLUMNS]]
+
+
+def _check_jobs(jobs: pd.DataFrame) -> None:
+    missing = [name for name in JOBS.names if name not in jobs.columns]
+    if missing:
+        raise ValueError(f"jobs: missing columns: {', '.join(missing)}")
+    if jobs["creation_time"].isna().any():
+        raise ValueError(f"jobs: {int(jobs['creation_time'].isna().sum())} rows without creation_time")
+
+
+@dataclass(frozen=True)
+class _JobTags:
+    """Each job's tags, parsed once per distinct tags_json: `codes` (per job) index `parsed`."""
+
+    codes: np.ndarray
+    parsed: list[dict[str, str]]
+
+    @classmethod
+    def of(cls, jobs: pd.DataFrame) -> _JobTags:
+        tag_codes, tag_texts = codes(jobs["tags_json"])
+        return cls(codes=tag_codes, parsed=[_parse_tags(text) for text in tag_texts])
+
+
+@dataclass(frozen=True)
+class _Attribution:
+    team: pd.Categorical
+    environment: pd.Categorical
+
+
+def _attribution(
+    tags: _JobTags, accounts_: tuple[np.ndarray, pd.Index], accounts: pd.DataFrame, *, config: AuditConfig
+) -> _Attribution:
+    """Stage 1: each job's team and environment: its own tags, else its account's (tags, then the mapping
+    file or OU path); a job is never dropped ('unattributed', 'unknown')."""
+    environments = _EnvironmentPatterns(config.environment_patterns)
+    account_codes, account_ids = accounts_
+    defaults = _account_defaults(account_ids, accounts, config=config, environments=environments)
+    teams = _Labels([UNATTRIBUTED])
+    job_team = _lookup(
+        [teams.code(_first(parsed, config.team_tag_keys)) for parsed in tags.parsed], tags.codes
+    )
+    account_team = _lookup(
+        [teams.code(team or UNATTRIBUTED) for team, _ in defaults],
+        account_codes,
+        missing=teams.code(UNATTRIBUTED),
+    )
+    env_labels = _Labels(ENVIRONMENTS)
+    job_env = _lookup(
+        [
+            env_labels.code(environments.first_tag(parsed, config.environment_tag_keys))
+            for parsed in tags.parsed
+        ],
+        tags.codes,
+    )
+    unknown = env_labels.code("unknown")
+    account_env = _lookup(
+        [env_labels.code(env or "unknown") for _, env in defaults], account_codes, missing=unknown
+    )
+    return _Attribution(
+        team=categorical(np.where(job_team >= 0, job_team, account_team), teams.names),
+        environment=categorical(np.where(job_env >= 0, job_env, account_env), env_labels.names),
+    )
+
+
+def _posture(jobs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Stage 2: whether each job is compliant (network isolation on; absent is off) and its posture code
+    (position in POSTURES)."""
+    compliant = jobs["network_isolation"].fillna(False).to_numpy(dtype=bool)
+    in_vpc = (jobs["vpc_subnet_ids"].notna() & (jobs["vpc_subnet_ids"] != "")).to_numpy(dtype=bool)
+    return compliant, posture_codes(isolated=compliant, in_vpc=in_vpc)
+
+
+def _families(
+    stem_codes: np.ndarray, stems: pa.Array, tags: _JobTags, *, tag_key: str | None
+) -> tuple[np.ndarray, pd.Categorical]:
+    """Stage 3: each job's family: its family tag, else its name stem (_name_stems). The int64 codes (for
+    the history's keys) and the categorical."""
+    family_codes, family_names = _family_codes(stem_codes, stems, tags.parsed, tags.codes, tag_key=tag_key)
+    return family_codes, pd.Categorical.from_codes(family_codes, categories=family_names)
 
 
 class _Labels:
