@@ -24,8 +24,6 @@ from isoaudit.job_kinds import TRAINING, JobKind
 PAGE_SIZE = 100
 
 
-
-
 # A listing of more than two pages is read as slices of creation time side by side, so that it takes the
 # time of a few pages, not of thousands (462,178 jobs are 4,622 pages one after the other). The slice count
 # aims at about PAGES_PER_SLICE pages each, at most MAX_SLICES, which also bounds the calls in flight to
