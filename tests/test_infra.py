@@ -36,6 +36,7 @@ from isoaudit.emulator.history import launched_by_tuning_job
 from isoaudit.emulator.mail import verify_sender
 from isoaudit.emulator.organization import EXECUTION_ROLE, ORGANIZATION_ACCESS_ROLE
 from isoaudit.guardrails import read_preventive_coverage
+from isoaudit.job_kinds import KINDS
 from isoaudit.publish.excel import write_workbook
 from tests.report_factory import build_report
 
@@ -46,16 +47,8 @@ SCP = INFRA / "deny-training-without-isolation.json"
 DETECT_MEMBER = INFRA / "detect-non-isolated-jobs.yaml"
 DETECT_CENTRAL = INFRA / "detect-central.yaml"
 
-MEMBER_READS = {
-    "ec2:DescribeRegions",
-    "sagemaker:Search",
-    "sagemaker:ListTrainingJobs",
-    "sagemaker:DescribeTrainingJob",
-    "sagemaker:ListTags",
-    "sagemaker:ListProcessingJobs",
-    "sagemaker:DescribeProcessingJob",
-    "sagemaker:DescribeHyperParameterTuningJob",
-}
+# The region list, then what reading each declared job kind takes (isoaudit.job_kinds).
+MEMBER_READS = {"ec2:DescribeRegions", *(action for kind in KINDS for action in kind.iam_actions)}
 ORGANIZATION_READS = {
     "organizations:DescribeOrganization",
     "organizations:ListRoots",
@@ -252,10 +245,9 @@ def test_scp_denies_creating_jobs_without_isolation_including_requests_that_omit
         for action in as_list(statement["Action"]):
             denied[action] = statement
     assert set(denied) == {
-        "sagemaker:CreateTrainingJob",
-        "sagemaker:CreateHyperParameterTuningJob",
-        "sagemaker:CreateProcessingJob",
-        # The service authorization reference lists the condition key for CreateModel too.
+        # Every declared job kind's creation (isoaudit.job_kinds)...
+        *(kind.scp_action for kind in KINDS),
+        # ...and CreateModel: the service authorization reference lists the condition key for it too.
         "sagemaker:CreateModel",
     }
     for statement in denied.values():
