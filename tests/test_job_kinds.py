@@ -92,8 +92,8 @@ with start_emulator(seed=3) as emulator:
 jobs = pd.concat([done.jobs for done in audits], ignore_index=True)
 compiled = jobs.loc[jobs["job_kind"] == "compilation"]
 week = compiled["creation_time"].iloc[0].strftime("%G-W%V")
-report = build_report(jobs=jobs, accounts=empty_frame(ACCOUNTS), coverage=empty_frame(COVERAGE), preventive=None,
-                      config=config, week=week, generated_at=pd.Timestamp.now(tz="UTC"))
+report = build_report(jobs=jobs, accounts=empty_frame(ACCOUNTS), coverage=empty_frame(COVERAGE),
+                      preventive=None, config=config, week=week, generated_at=pd.Timestamp.now(tz="UTC"))
 violations = report.violations
 alert = new_violations_message(
     jobs.assign(team="vision"), run_started_at=run.started_at, report_uri=None
