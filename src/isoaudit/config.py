@@ -10,11 +10,11 @@ import os
 import re
 import tomllib
 from contextvars import ContextVar
+from functools import cache
 from pathlib import Path
 from typing import Any, get_origin
 from urllib.parse import urlparse
 
-from botocore.session import get_session
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
@@ -43,17 +43,18 @@ PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9!_.*'()-]+$")
 ENV_PREFIX = "ISOAUDIT_"
 
 
-def _known_regions() -> frozenset[str]:
-    """Region names botocore knows, in every partition (no API call)."""
+@cache
+def known_regions() -> frozenset[str]:
+    """Region names botocore knows, in every partition (no API call); loaded on first use, so that
+    importing the configuration (as isoaudit.metrics does) builds no botocore session."""
+    from botocore.session import get_session
+
     session = get_session()
     return frozenset(
         region
         for partition in session.get_available_partitions()
         for region in session.get_available_regions("ec2", partition_name=partition)
     )
-
-
-KNOWN_REGIONS = _known_regions()
 
 _config_file: ContextVar[Path | None] = ContextVar("isoaudit_config_file", default=None)
 
@@ -220,7 +221,7 @@ class AuditConfig(BaseSettings):
     @field_validator("home_region")
     @classmethod
     def _home_region(cls, value: str) -> str:
-        if value not in KNOWN_REGIONS:
+        if value not in known_regions():
             raise ValueError(f"{value!r} is not a known AWS region (expected e.g. us-east-1)")
         return value
 
@@ -228,7 +229,7 @@ class AuditConfig(BaseSettings):
     @classmethod
     def _regions(cls, value: list[str]) -> list[str]:
         for region in value:
-            if region not in KNOWN_REGIONS:
+            if region not in known_regions():
                 raise ValueError(f"{region!r} is not a known AWS region (expected e.g. us-east-1)")
         return value
 
