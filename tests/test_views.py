@@ -5,6 +5,7 @@ SQL) creates each view and one named query per view, however often it runs."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import awswrangler as wr
 import boto3
@@ -16,6 +17,7 @@ from botocore.stub import Stubber
 from isoaudit import local_lake
 from isoaudit.aws import lake
 from isoaudit.aws.session import AwsSession
+from isoaudit.aws.wrangler import endpoints
 from isoaudit.config import AuditConfig, ConfigError, load_config
 from isoaudit.metrics.images import aws_registries, image_health
 from isoaudit.schema import JOB_FACTS, TABLES, WEEKLY_KPIS, glue_types
@@ -29,6 +31,13 @@ WORKGROUP = "isoaudit-views"
 @pytest.fixture(scope="module")
 def aws(emulator) -> AwsSession:
     return AwsSession(boto3.Session(region_name="us-east-1"), endpoint_url=emulator.url)
+
+
+@pytest.fixture(autouse=True)
+def wrangler_endpoints(aws) -> Iterator[None]:
+    """The tests ask awswrangler directly (as lake does, within its endpoints)."""
+    with endpoints(aws):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from awswrangler.typing import AthenaPartitionProjectionSettings
 from botocore.client import BaseClient
 
 from isoaudit.aws.session import AwsSession
+from isoaudit.aws.wrangler import endpoints
 from isoaudit.config import AuditConfig
 from isoaudit.schema import TABLES, conform, descriptions, empty_frame, glue_types
 from isoaudit.sql import VIEW_NAME, description
@@ -86,12 +87,6 @@ def creation_months(frame: pd.DataFrame) -> set[str]:
     return set(frame["creation_time"].dt.strftime(MONTH_FORMAT).unique())
 
 
-def _use_endpoint(aws: AwsSession) -> None:
-    # awswrangler reads endpoints from its global config, not from the session.
-    for service in ("s3", "glue", "athena", "sts"):
-        setattr(wr.config, f"{service}_endpoint_url", aws.endpoint_url)
-
-
 def _path(config: AuditConfig, table: str) -> str:
     return f"{config.lake_uri}/{table}/"
 
@@ -103,26 +98,28 @@ def table_uri(config: AuditConfig, table: str) -> str:
 
 def read_table(*, aws: AwsSession, config: AuditConfig, table: str) -> pd.DataFrame:
     """The whole table, conformed to its schema; empty when nothing was written yet."""
-    _use_endpoint(aws)
-    layout = LAYOUTS[table]
-    path = _path(config, table)
-    if not wr.s3.list_objects(path, suffix=".parquet", boto3_session=aws.boto3_session):
-        return empty_frame(layout.schema)
-    frame = conform(wr.s3.read_parquet(path, dataset=True, boto3_session=aws.boto3_session), layout.schema)
-    # A write interrupted before its clean-up leaves two versions of some rows: the newest one is the truth.
-    if layout.newest:
-        frame = frame.sort_values(layout.newest, kind="stable")
-    return frame.drop_duplicates(list(layout.key), keep="last").reset_index(drop=True)
+    with endpoints(aws):
+        layout = LAYOUTS[table]
+        path = _path(config, table)
+        if not wr.s3.list_objects(path, suffix=".parquet", boto3_session=aws.boto3_session):
+            return empty_frame(layout.schema)
+        frame = conform(
+            wr.s3.read_parquet(path, dataset=True, boto3_session=aws.boto3_session), layout.schema
+        )
+        # A write interrupted before its clean-up leaves two versions of some rows: the newest is the truth.
+        if layout.newest:
+            frame = frame.sort_values(layout.newest, kind="stable")
+        return frame.drop_duplicates(list(layout.key), keep="last").reset_index(drop=True)
 
 
 def read_columns(*, aws: AwsSession, config: AuditConfig, table: str, columns: Sequence[str]) -> pd.DataFrame:
     """The distinct values of some columns of a table (which jobs it holds): a fraction of a full read."""
-    _use_endpoint(aws)
-    path = _path(config, table)
-    if not wr.s3.list_objects(path, suffix=".parquet", boto3_session=aws.boto3_session):
-        return pd.DataFrame({name: pd.Series(dtype=str) for name in columns})
-    frame = wr.s3.read_parquet(path, dataset=True, columns=list(columns), boto3_session=aws.boto3_session)
-    return frame[list(columns)].drop_duplicates().reset_index(drop=True)
+    with endpoints(aws):
+        path = _path(config, table)
+        if not wr.s3.list_objects(path, suffix=".parquet", boto3_session=aws.boto3_session):
+            return pd.DataFrame({name: pd.Series(dtype=str) for name in columns})
+        frame = wr.s3.read_parquet(path, dataset=True, columns=list(columns), boto3_session=aws.boto3_session)
+        return frame[list(columns)].drop_duplicates().reset_index(drop=True)
 
 
 def write_table(
@@ -135,47 +132,47 @@ def write_table(
     New files are written before the old ones are deleted, so a write that fails half-way loses nothing:
     it leaves at worst two versions of some rows, which `read_table` resolves and the next run cleans up.
     """
-    _use_endpoint(aws)
-    layout = LAYOUTS[table]
-    frame = conform(frame, layout.schema)
-    if layout.newest:
-        frame = frame.sort_values(layout.newest, kind="stable")
-    frame = frame.drop_duplicates(list(layout.key), keep="last")  # each key once, whatever was passed
-    wr.catalog.create_database(config.database, exist_ok=True, boto3_session=aws.boto3_session)
-    glue = _glue_table(layout)
-    path = _path(config, table)
-    if layout.partitioned_by_creation_month:
-        frame = frame.assign(**{PARTITION_COLUMN: frame["creation_time"].dt.strftime(MONTH_FORMAT)})
-        if months is not None:
-            months = set(months) | _months_with_copies(_objects(aws, path))
-            frame = frame[frame[PARTITION_COLUMN].isin(months)]
-    if frame.empty:
-        return
-    written = wr.s3.to_parquet(
-        frame,
-        path=path,
-        dataset=True,
-        mode="append",
-        database=config.database,
-        table=table,
-        dtype={**glue.columns, **glue.partitions},
-        partition_cols=list(glue.partitions) or None,
-        athena_partition_projection_settings=glue.projection,
-        glue_table_settings={
-            "description": layout.description,
-            "columns_comments": glue.comments,
-            "parameters": glue.parameters,
-        },
-        compression="snappy",
-        boto3_session=aws.boto3_session,
-        s3_additional_kwargs=_encryption(config),
-        # Names sort in the order of writes even within one second (S3's LastModified resolution).
-        filename_prefix=f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-",
-    )["paths"]
-    scope = months if layout.partitioned_by_creation_month else None
-    stale = _superseded(_objects(aws, path), written=written, months=scope)
-    if stale:
-        wr.s3.delete_objects(stale, boto3_session=aws.boto3_session)
+    with endpoints(aws):
+        layout = LAYOUTS[table]
+        frame = conform(frame, layout.schema)
+        if layout.newest:
+            frame = frame.sort_values(layout.newest, kind="stable")
+        frame = frame.drop_duplicates(list(layout.key), keep="last")  # each key once, whatever was passed
+        wr.catalog.create_database(config.database, exist_ok=True, boto3_session=aws.boto3_session)
+        glue = _glue_table(layout)
+        path = _path(config, table)
+        if layout.partitioned_by_creation_month:
+            frame = frame.assign(**{PARTITION_COLUMN: frame["creation_time"].dt.strftime(MONTH_FORMAT)})
+            if months is not None:
+                months = set(months) | _months_with_copies(_objects(aws, path))
+                frame = frame[frame[PARTITION_COLUMN].isin(months)]
+        if frame.empty:
+            return
+        written = wr.s3.to_parquet(
+            frame,
+            path=path,
+            dataset=True,
+            mode="append",
+            database=config.database,
+            table=table,
+            dtype={**glue.columns, **glue.partitions},
+            partition_cols=list(glue.partitions) or None,
+            athena_partition_projection_settings=glue.projection,
+            glue_table_settings={
+                "description": layout.description,
+                "columns_comments": glue.comments,
+                "parameters": glue.parameters,
+            },
+            compression="snappy",
+            boto3_session=aws.boto3_session,
+            s3_additional_kwargs=_encryption(config),
+            # Names sort in the order of writes even within one second (S3's LastModified resolution).
+            filename_prefix=f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-",
+        )["paths"]
+        scope = months if layout.partitioned_by_creation_month else None
+        stale = _superseded(_objects(aws, path), written=written, months=scope)
+        if stale:
+            wr.s3.delete_objects(stale, boto3_session=aws.boto3_session)
 
 
 @dataclass(frozen=True)
@@ -287,17 +284,17 @@ def _encryption(config: AuditConfig) -> dict[str, str] | None:
 
 def mirror(*, aws: AwsSession, config: AuditConfig, destination: Path) -> list[Path]:
     """Copy every Parquet file of the lake to `destination`, keeping the table/partition layout."""
-    _use_endpoint(aws)
-    if destination.exists():
-        shutil.rmtree(destination)
-    copied = []
-    prefix = f"{config.lake_uri}/"
-    for uri in wr.s3.list_objects(prefix, suffix=".parquet", boto3_session=aws.boto3_session):
-        local = destination / uri.removeprefix(prefix)
-        local.parent.mkdir(parents=True, exist_ok=True)
-        wr.s3.download(path=uri, local_file=str(local), boto3_session=aws.boto3_session)
-        copied.append(local)
-    return copied
+    with endpoints(aws):
+        if destination.exists():
+            shutil.rmtree(destination)
+        copied = []
+        prefix = f"{config.lake_uri}/"
+        for uri in wr.s3.list_objects(prefix, suffix=".parquet", boto3_session=aws.boto3_session):
+            local = destination / uri.removeprefix(prefix)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            wr.s3.download(path=uri, local_file=str(local), boto3_session=aws.boto3_session)
+            copied.append(local)
+        return copied
 
 
 def publish_views(*, aws: AwsSession, config: AuditConfig, views: Mapping[str, str]) -> None:
@@ -307,23 +304,23 @@ def publish_views(*, aws: AwsSession, config: AuditConfig, views: Mapping[str, s
 
     Tables no run has written yet are declared (empty) first: Athena refuses a view over a missing table.
     """
-    _use_endpoint(aws)
-    for name in views:
-        if not VIEW_NAME.match(name):
-            raise ValueError(f"{name!r} is not a view name (lowercase letters, digits and _)")
-    _declare_missing_tables(aws=aws, config=config)
-    for name, sql in views.items():
-        # Static SQL from the package; the database and workgroup are validated identifiers, passed apart.
-        wr.athena.start_query_execution(
-            sql=f"CREATE OR REPLACE VIEW {name} AS\n{sql}",
-            database=config.database,
-            workgroup=config.athena_workgroup,
-            s3_output=config.athena_output,
-            wait=True,
-            boto3_session=aws.boto3_session,
-            **_athena_encryption(config),
-        )
-    _save_named_queries(athena=aws.client("athena"), config=config, views=views)
+    with endpoints(aws):
+        for name in views:
+            if not VIEW_NAME.match(name):
+                raise ValueError(f"{name!r} is not a view name (lowercase letters, digits and _)")
+        _declare_missing_tables(aws=aws, config=config)
+        for name, sql in views.items():
+            # Static SQL from the package; the database and workgroup are validated identifiers, passed apart.
+            wr.athena.start_query_execution(
+                sql=f"CREATE OR REPLACE VIEW {name} AS\n{sql}",
+                database=config.database,
+                workgroup=config.athena_workgroup,
+                s3_output=config.athena_output,
+                wait=True,
+                boto3_session=aws.boto3_session,
+                **_athena_encryption(config),
+            )
+        _save_named_queries(athena=aws.client("athena"), config=config, views=views)
 
 
 def _declare_missing_tables(*, aws: AwsSession, config: AuditConfig) -> None:
