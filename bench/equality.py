@@ -46,7 +46,8 @@ _FRAMES = ("teams", "accounts", "environments", "job_kinds", "trend", "team_tren
 
 def demo_tables() -> dict[str, Any]:
     """Every table of the demo organization, by name: DataFrames and JSON-able values."""
-    from isoaudit.emulator.organization import build_organization, demo_spec
+    from isoaudit.emulator.demo import demo_spec
+    from isoaudit.emulator.organization import build_organization
     from isoaudit.emulator.server import start_emulator
 
     # The emulator accepts any credentials (as `isoaudit demo` sets them): not secrets.
@@ -57,7 +58,10 @@ def demo_tables() -> dict[str, Any]:
         spec = demo_spec(seed=DEMO_SEED, now=DEMO_NOW)
         built = build_organization(endpoint_url=emulator.url, spec=spec)
         config = load_config(
-            bucket=built.bucket, endpoint_url=emulator.url, role_name=spec.audit_role_name, reports_dir=reports
+            bucket=built.bucket,
+            endpoint_url=emulator.url,
+            role_name=spec.audit_role_name,
+            reports_dir=reports,
         )
         aws = audit.management_session(config)
         run = audit.start_run(now=RUN_AT, run_id="equality")
@@ -66,7 +70,9 @@ def demo_tables() -> dict[str, Any]:
         stored = audit.store(aws=aws, config=config, run=run, accounts=organization.accounts, audits=audits)
         policies = audit.preventive(aws=aws, accounts=organization.accounts)
         analysis = audit.analyse(config=config, run=run, stored=stored, policies=policies)
-        message = new_violations_message(analysis.tables.facts, run_started_at=run.started_at, report_uri="s3://r")
+        message = new_violations_message(
+            analysis.tables.facts, run_started_at=run.started_at, report_uri="s3://r"
+        )
         workbook = write_workbook(analysis.weekly, path=Path(reports) / "report.xlsx")
         cells = _cells(workbook)
     sort = ["account_id", "region", "job_arn"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from isoaudit.config import load_config
 from isoaudit.doctor import run_checks
+from isoaudit.emulator.demo import demo_spec
 from isoaudit.emulator.mail import demo_email, verify_sender
-from isoaudit.emulator.organization import build_organization, demo_spec
+from isoaudit.emulator.organization import build_organization
 
 
 def test_doctor_passes_on_the_demo_organization_and_finds_its_missing_role(emulator) -> None:

@@ -136,8 +136,9 @@ def _valid_week(week: str | None) -> None:
 
 
 def demo_command(args: argparse.Namespace) -> int:
+    from isoaudit.emulator.demo import demo_spec
     from isoaudit.emulator.mail import demo_email, verify_sender
-    from isoaudit.emulator.organization import build_organization, demo_spec
+    from isoaudit.emulator.organization import build_organization
     from isoaudit.emulator.server import start_emulator
 
     _valid_week(args.week)

@@ -4,6 +4,7 @@ The only package of isoaudit that imports moto; a demo dependency (`isoaudit[dem
 audit real AWS.
 """
 
+from isoaudit.emulator.demo import demo_spec
 from isoaudit.emulator.organization import (
     AccountSpec,
     BuiltOrganization,
@@ -11,7 +12,6 @@ from isoaudit.emulator.organization import (
     OrganizationSpec,
     TuningJobSpec,
     build_organization,
-    demo_spec,
     management_session,
 )
 from isoaudit.emulator.server import BrokenAnswer, Emulator, Faults, start_emulator
