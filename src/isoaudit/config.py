@@ -56,6 +56,7 @@ def known_regions() -> frozenset[str]:
         for region in session.get_available_regions("ec2", partition_name=partition)
     )
 
+
 _config_file: ContextVar[Path | None] = ContextVar("isoaudit_config_file", default=None)
 
 
