@@ -1,4 +1,5 @@
-"""JOBS rows with sensible defaults, for tests that need a handful of jobs."""
+"""JOBS rows with sensible defaults: the one place the tests type a job's fields (report_factory and
+lake_factory build theirs here too)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from isoaudit.job_kinds import TRAINING, by_name
 from isoaudit.schema import JOBS, conform, empty_frame
 
 ACCOUNT = "111111111111"
@@ -16,9 +18,10 @@ def job(name: str, created: str, **fields: Any) -> dict[str, Any]:
     account = fields.get("account_id", ACCOUNT)
     region = fields.get("region", REGION)
     seen = pd.Timestamp(fields.pop("seen", "2026-11-23T06:00:00Z"))
+    kind = by_name(fields.get("job_kind", TRAINING.name)) or TRAINING
     return {
-        "job_arn": f"arn:aws:sagemaker:{region}:{account}:training-job/{name}",
-        "job_kind": "training",
+        "job_arn": f"arn:aws:sagemaker:{region}:{account}:{kind.arn_type}/{name}",
+        "job_kind": kind.name,
         "account_id": account,
         "region": region,
         "job_name": name,

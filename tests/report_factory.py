@@ -14,6 +14,7 @@ import pandas as pd
 from isoaudit.job_kinds import console_url
 from isoaudit.metrics.report import WeeklyReport
 from isoaudit.schema import COVERAGE, EPISODES, JOB_FACTS, WEEKLY_KPIS, conform
+from tests.jobs_factory import job
 
 WEEK = "2026-W47"
 PERIOD_START = pd.Timestamp("2026-11-16T00:00:00Z")
@@ -197,30 +198,23 @@ def job_fact(
     isolated = posture.startswith("isolated")
     in_vpc = posture in ("isolated+vpc", "vpc-only")
     return {
-        "job_arn": f"arn:aws:sagemaker:{region}:{account_id}:training-job/{job_name}",
-        "job_kind": "training",
-        "account_id": account_id,
-        "region": region,
-        "job_name": job_name,
-        "status": status,
-        "failure_reason": failure_reason,
-        "creation_time": creation_time,
-        "start_time": creation_time + pd.Timedelta(minutes=2),
-        "end_time": creation_time + pd.Timedelta(hours=1),
-        "last_modified_time": creation_time + pd.Timedelta(hours=1),
-        "network_isolation": isolated,
-        "vpc_subnet_ids": "subnet-0a1b2c" if in_vpc else "",
-        "vpc_security_group_ids": "sg-0a1b2c" if in_vpc else "",
-        "inter_container_encryption": False,
-        "volume_kms_key_id": "",
-        "output_kms_key_id": "",
-        "image_uri": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.3-gpu-py311",
-        "role_arn": f"arn:aws:iam::{account_id}:role/SageMakerExecution",
-        "tags_json": json.dumps(tags if tags is not None else {"team": team}),
-        "tuning_job_name": None,
-        "first_seen": GENERATED_AT,
-        "last_seen": GENERATED_AT,
-        "listed": True,
+        **job(
+            job_name,
+            created,
+            account_id=account_id,
+            region=region,
+            status=status,
+            failure_reason=failure_reason,
+            start_time=creation_time + pd.Timedelta(minutes=2),
+            network_isolation=isolated,
+            vpc_subnet_ids="subnet-0a1b2c" if in_vpc else "",
+            vpc_security_group_ids="sg-0a1b2c" if in_vpc else "",
+            image_uri="763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.3-gpu-py311",
+            role_arn=f"arn:aws:iam::{account_id}:role/SageMakerExecution",
+            tags_json=json.dumps(tags if tags is not None else {"team": team}),
+            tuning_job_name=None,
+            seen=GENERATED_AT,
+        ),
         "team": team,
         "environment": environment,
         "family": family,
