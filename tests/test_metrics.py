@@ -34,6 +34,7 @@ from isoaudit.metrics.kpis import weekly_kpis
 from isoaudit.metrics.report import build_report, report_json
 from isoaudit.metrics.weeks import last_complete_week, trailing_weeks, week_labels, week_start
 from isoaudit.schema import ACCOUNTS, COVERAGE, EPISODES, JOB_FACTS, JOBS, WEEKLY_KPIS, conform
+from tests.jobs_factory import job as factory_job
 
 ML, FRAUD, SANDBOX, RESEARCH, LEGACY = (str(digit) * 12 for digit in range(1, 6))
 GENERATED_AT = pd.Timestamp("2026-03-09T06:00:00Z")
@@ -66,34 +67,23 @@ def job(
     region: str = "us-east-1",
 ) -> dict[str, Any]:
     """One JOBS row; `posture` sets network isolation and the VPC as the tier names say."""
-    at = pd.Timestamp(created, tz="UTC")
     in_vpc = posture in ("isolated+vpc", "vpc-only")
-    return {
-        "job_arn": f"arn:aws:sagemaker:{region}:{account}:{kind}-job/{name}",
-        "job_kind": kind,
-        "account_id": account,
-        "region": region,
-        "job_name": name,
-        "status": status,
-        "failure_reason": reason,
-        "creation_time": at,
-        "start_time": at,
-        "end_time": at + pd.Timedelta(hours=1),
-        "last_modified_time": at + pd.Timedelta(hours=1),
-        "network_isolation": posture.startswith("isolated"),
-        "vpc_subnet_ids": "subnet-1,subnet-2" if in_vpc else "",
-        "vpc_security_group_ids": "sg-1" if in_vpc else "",
-        "inter_container_encryption": False,
-        "volume_kms_key_id": "",
-        "output_kms_key_id": "",
-        "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1",
-        "role_arn": f"arn:aws:iam::{account}:role/sm",
-        "tags_json": json.dumps(tags or {}),
-        "tuning_job_name": tuning,
-        "first_seen": GENERATED_AT,
-        "last_seen": GENERATED_AT,
-        "listed": True,
-    }
+    return factory_job(
+        name,
+        pd.Timestamp(created, tz="UTC"),
+        account_id=account,
+        region=region,
+        job_kind=kind,
+        status=status,
+        failure_reason=reason,
+        network_isolation=posture.startswith("isolated"),
+        vpc_subnet_ids="subnet-1,subnet-2" if in_vpc else "",
+        vpc_security_group_ids="sg-1" if in_vpc else "",
+        image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1",
+        tags_json=json.dumps(tags or {}),
+        tuning_job_name=tuning,
+        seen=GENERATED_AT,
+    )
 
 
 def jobs_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
