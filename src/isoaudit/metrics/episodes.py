@@ -201,8 +201,9 @@ def _created_by(facts: pd.DataFrame, *, cutoff: int) -> bool:
 
 def dormant_spans(facts: pd.DataFrame, *, dormant_days: int) -> pd.DataFrame:
     """When families with an open episode were dormant: one row per quiet gap of at least `dormant_days`
-    after a non-compliant run (`last_run_at`), from `dormant_from` (last_run_at + dormant_days) until
-    `dormant_until` (the family's next run; NaT while it has not run again)."""
+    after a non-compliant run (`last_run`), from `dormant_from` (last_run + dormant_days) until
+    `dormant_until` (the family's next run; NAT while it has not run again), in int microseconds as the
+    weekly measures count them (no round trip through timestamps)."""
     created = micros(facts["creation_time"])
     following = micros(facts["next_run_at"])
     dormant_from = created + dormant_days * _DAY_US
@@ -211,9 +212,9 @@ def dormant_spans(facts: pd.DataFrame, *, dormant_days: int) -> pd.DataFrame:
     return pd.DataFrame(
         {
             **{column: as_text(rows[column]).array for column in ("account_id", "region", "family")},
-            "last_run_at": from_micros(created[quiet]),
-            "dormant_from": from_micros(dormant_from[quiet]),
-            "dormant_until": from_micros(following[quiet]),
+            "last_run": created[quiet],
+            "dormant_from": dormant_from[quiet],
+            "dormant_until": following[quiet],
         }
     )
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pandas.core.groupby import SeriesGroupBy
 
-from isoaudit.metrics.columns import NAT, as_text, codes, micros
+from isoaudit.metrics.columns import NAT, as_text, codes
 from isoaudit.metrics.coverage import account_audits
 from isoaudit.metrics.episodes import dormant_spans, every_episode_table, with_history
 from isoaudit.metrics.measures import MEASURES, Kind, of_kind
@@ -262,15 +262,11 @@ def _dormant_episodes(facts: pd.DataFrame, episodes: pd.DataFrame, *, dormant_da
     """Dormant spans (int microseconds) with the labels of the episode they belong to."""
     spans = dormant_spans(facts, dormant_days=dormant_days)
     keys = ["account_id", "region", "family"]
-    spans = spans.astype(dict.fromkeys(keys, str)).assign(
-        last_run=micros(spans["last_run_at"]),
-        dormant_from=micros(spans["dormant_from"]),
-        dormant_until=micros(spans["dormant_until"]),
-    )
+    spans = spans.astype(dict.fromkeys(keys, str))
     labels = episodes[[*keys, "opened", "team", "environment", "job_kind", "org"]]
     labels = labels.assign(**{key: as_text(labels[key]) for key in keys})
     owned = pd.merge_asof(
-        spans.drop(columns=["last_run_at"]).sort_values("last_run"),
+        spans.sort_values("last_run"),
         labels.sort_values("opened"),
         left_on="last_run",
         right_on="opened",

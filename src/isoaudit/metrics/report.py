@@ -108,21 +108,30 @@ def kpi_tables(
     week: str,
     generated_at: pd.Timestamp,
 ) -> KpiTables:
+    """The metrics' line of stages, each run once, in order:
+
+    1-4. job_facts (isoaudit.metrics.attribution): attribution (team, environment) -> posture -> families
+         -> history (each run's place in its family: new or repeat violation, remediation, next run);
+    5.   episodes: every exposure episode of the runs (isoaudit.metrics.episodes), found once for both
+         the weekly measures and the episodes as of the report time;
+    6.   weekly measures (isoaudit.metrics.kpis) of the trend weeks and the week before, every scope;
+    then the report (report_from_tables) reads these tables and computes nothing again.
+    """
     facts = job_facts(jobs, accounts, config=config)
+    runs = runs_only(facts)  # a tuning job counts through its training jobs only: the runs, kept once
+    every_episode = every_episode_table(runs)
     weeks = [trailing_weeks(week, 2)[0], *trailing_weeks(week, config.trend_weeks)]
-    # Both the KPIs and the episodes start from every episode: found once.
-    every_episode = every_episode_table(facts)
     return KpiTables(
         facts=facts,
         kpis=weekly_kpis(
-            facts,
+            runs,
             weeks=list(dict.fromkeys(weeks)),
             dormant_days=config.dormant_days,
             coverage=coverage,
             every_episode=every_episode,
         ),
         episodes=exposure_episodes(
-            facts, as_of=generated_at, dormant_days=config.dormant_days, every_episode=every_episode
+            runs, as_of=generated_at, dormant_days=config.dormant_days, every_episode=every_episode
         ),
     )
 
