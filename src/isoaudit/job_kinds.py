@@ -175,6 +175,11 @@ def by_name(name: str) -> JobKind | None:
     return next((kind for kind in KINDS if kind.name == name), None)
 
 
+def run_kinds() -> tuple[str, ...]:
+    """The job_kind values counted as runs (every kind but the launchers), for the texts that name them."""
+    return tuple(kind.name for kind in KINDS if not kind.launcher)
+
+
 def launcher_kinds() -> tuple[str, ...]:
     """The job_kind values of launchers (jobs whose runs are jobs of another kind)."""
     return tuple(kind.name for kind in KINDS if kind.launcher)

@@ -19,6 +19,7 @@ from typing import Any
 
 from isoaudit import progress
 from isoaudit.config import ConfigError, load_config
+from isoaudit.job_kinds import run_kinds
 
 FLOW_GROUP = "isoaudit.flows"
 
@@ -187,7 +188,8 @@ def _print(result: dict[str, Any], *, as_json: bool) -> None:
         return
     org = result["org"]
     print(f"\nisoaudit {result['period']['week']} ({result['period']['start']} to {result['period']['end']})")
-    print(f"  jobs created          {org['jobs']} (training + processing; a tuning job: its training jobs)")
+    kinds = " + ".join(run_kinds())
+    print(f"  jobs created          {org['jobs']} ({kinds}; a tuning job: its training jobs)")
     production = percent(org["production_isolation_rate"])
     print(f"  isolation rate        {percent(org['isolation_rate'])} (production {production})")
     print(f"  violations            {org['violations']}")

@@ -17,7 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from isoaudit.job_kinds import run_kinds
 from isoaudit.metrics.predicates import POSTURES
+
+# The kinds counted as runs, as the texts name them: "training and processing".
+RUN_KINDS = " and ".join(run_kinds())
 
 
 class Kind(Enum):
@@ -101,7 +105,7 @@ MEASURES: tuple[Measure, ...] = (
     Measure(
         "jobs",
         Kind.COUNT,
-        "Training and processing jobs created in the week (tuning jobs: their training jobs)",
+        f"{RUN_KINDS.capitalize()} jobs created in the week (tuning jobs: their training jobs)",
         JOBS,
         "Jobs",
         predicate="run",

@@ -8,6 +8,7 @@ import pandas as pd
 from openpyxl.worksheet.worksheet import Worksheet
 
 from isoaudit.metrics.failures import FAILURE_CLASSES
+from isoaudit.metrics.measures import RUN_KINDS, stored
 from isoaudit.publish.excel_cells import (
     BODY_CHARACTERS_PER_WIDTH,
     NOTE_FONT,
@@ -35,7 +36,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "What is counted",
         (
-            "Every SageMaker training and processing job created in the week, in every account and region "
+            f"Every SageMaker {RUN_KINDS} job created in the week, in every account and region "
             "of the organization that isoaudit audits. A week is the ISO week (Monday to Sunday) of the "
             "job's creation time, in UTC. Every date and time in this workbook is UTC; Excel has no time "
             "zones, so they are written as plain UTC wall-clock times.",
@@ -184,7 +185,7 @@ def write_methodology(sheet: Worksheet, *, columns_by_sheet: Mapping[str, Sequen
     row = 1
     write_text(sheet.cell(row=row, column=1), "How each number is computed")
     sheet.cell(row=row, column=1).font = TITLE_FONT
-    for heading, paragraphs in SECTIONS:
+    for heading, paragraphs in (*SECTIONS, measure_section()):
         row += 2
         write_text(sheet.cell(row=row, column=1), heading)
         sheet.cell(row=row, column=1).font = HEADING_FONT
@@ -202,6 +203,17 @@ def write_methodology(sheet: Worksheet, *, columns_by_sheet: Mapping[str, Sequen
     # No frozen or repeated header here: the prose above the dictionary is read from the top.
     sheet.auto_filter.ref = area.ref
     set_print_layout(sheet, title_rows=None, fit_height=0)
+
+
+def measure_section() -> tuple[str, tuple[str, ...]]:
+    """Every weekly measure, as declared (isoaudit.metrics.measures): its header, column and definition."""
+    return (
+        "Weekly measures (the columns of weekly_kpis and of the scorecard views)",
+        tuple(
+            f"{measure.header} ({measure.name}, {measure.unit.name}): {measure.definition}."
+            for measure in stored()
+        ),
+    )
 
 
 def _write_paragraph(sheet: Worksheet, *, row: int, text: str) -> None:

@@ -11,6 +11,7 @@ from openpyxl.chart import LineChart, Reference
 from openpyxl.styles import Alignment
 from openpyxl.worksheet.worksheet import Worksheet
 
+from isoaudit.job_kinds import run_kinds
 from isoaudit.metrics.coverage import gap_groups
 from isoaudit.metrics.report import WeeklyReport
 from isoaudit.publish.excel_cells import (
@@ -88,7 +89,7 @@ class Indicator:
 
 
 INDICATORS = (
-    Indicator("Jobs created (training + processing)", "jobs", Kind.INTEGER, Better.NEITHER),
+    Indicator(f"Jobs created ({' + '.join(run_kinds())})", "jobs", Kind.INTEGER, Better.NEITHER),
     Indicator("Isolation rate, all jobs", "isolation_rate", Kind.RATE, Better.HIGHER),
     Indicator("Isolation rate, production jobs", "production_isolation_rate", Kind.RATE, Better.HIGHER),
     Indicator("Violations (of those, not isolated)", "violations", Kind.INTEGER, Better.LOWER),
