@@ -19,7 +19,7 @@ from pandas.core.groupby import SeriesGroupBy
 
 from isoaudit.metrics.columns import NAT, as_text, codes
 from isoaudit.metrics.coverage import account_audits
-from isoaudit.metrics.episodes import dormant_spans, every_episode_table, with_history
+from isoaudit.metrics.episodes import HISTORY_COLUMNS, dormant_spans, every_episode_table, with_history
 from isoaudit.metrics.measures import MEASURES, Kind, of_kind
 from isoaudit.metrics.predicates import DIMENSIONS, Dimension, class_matrix, runs_only
 from isoaudit.metrics.weeks import ONE_WEEK, week_start
@@ -46,6 +46,8 @@ def weekly_kpis(
     dormant_days: int,
     coverage: pd.DataFrame | None = None,
     every_episode: pd.DataFrame | None = None,
+    dormant: pd.DataFrame | None = None,
+    audits: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """WEEKLY_KPIS rows for `weeks` (any ISO weeks; sorted in the output): every stored measure of
     isoaudit.metrics.measures, per scope.
@@ -55,47 +57,72 @@ def weekly_kpis(
     and closed at or after it; it is dormant there when the family's last run before the end is
     `dormant_days` or more before it. `coverage` gives stale_accounts (0 without it). One org row per
     week; other scopes have a row when the scope value has jobs, closed/open episodes or stale accounts
-    in the week. `every_episode` is every_episode_table(facts) when the caller has it already
-    (exposure_episodes needs it too).
+    in the week. `every_episode` is every_episode_table(facts), `dormant` dormant_spans(facts) and `audits`
+    account_audits(coverage) of the same weeks, when the caller's earlier stages have them already.
     """
     selected = sorted(set(weeks))
     if not selected:
         raise ValueError("weeks: at least one ISO week is needed")
     starts = np.array([week_start(week).value // 1000 for week in selected], dtype=np.int64)
     ends = starts + ONE_WEEK.value // 1000
-    facts = runs_only(with_history(facts))  # a tuning job is counted through its training jobs only
+    if not set(HISTORY_COLUMNS) <= set(facts.columns):  # e.g. JOB_FACTS read back from the lake
+        facts = with_history(facts)
+    facts = runs_only(facts)  # a tuning job is counted through its training jobs only
     counted = _Counted.of(facts, selected)
     if every_episode is None:
         every_episode = every_episode_table(facts)
     episodes = every_episode.assign(org="org")
-    spans = _dormant_episodes(facts, episodes, dormant_days=dormant_days)
-    audits = account_audits(coverage, weeks=selected) if coverage is not None else None
+    if dormant is None:
+        dormant = dormant_spans(facts, dormant_days=dormant_days)
+    spans = _dormant_episodes(dormant, episodes)
+    if audits is None and coverage is not None:
+        audits = account_audits(coverage, weeks=selected)
     stale = _stale(audits, facts) if audits is not None and of_kind(Kind.STALE_ACCOUNTS) else None
     intervals = {"open": (episodes["opened"], episodes["closed"], episodes, False),
                  "dormant": (spans["dormant_from"], spans["dormant_until"], spans, True)}  # fmt: skip
-    frames = []
-    for scope in KPI_SCOPES:
-        column = _SCOPE_COLUMNS[scope]
-        parts = [
-            counted.per_scope(facts, column=column),
-            _closed(episodes, column=column, weeks=selected, starts=starts, ends=ends),
-            *(
-                _active(begin, until, table[column], weeks=selected, ends=ends, name=measure.name,
-                        from_inclusive=inclusive)
-                for measure in of_kind(Kind.OPEN_EPISODES)
-                for begin, until, table, inclusive in [intervals[str(measure.statistic)]]
-            ),
-        ]  # fmt: skip
-        if stale is not None:
-            parts.extend(stale[column].rename(measure.name) for measure in of_kind(Kind.STALE_ACCOUNTS))
-        table = pd.concat(parts, axis=1)
-        if scope == "org":
-            table = table.reindex(pd.MultiIndex.from_product([selected, ["org"]]))
-        table.index = table.index.set_names(["week", "scope_value"])
-        frames.append(_finish(table.reset_index(), scope=scope))
+    frames = [
+        _scope_rows(
+            scope, facts=facts, counted=counted, episodes=episodes, intervals=intervals, stale=stale,
+            weeks=selected, starts=starts, ends=ends,
+        )
+        for scope in KPI_SCOPES
+    ]  # fmt: skip
     result = pd.concat(frames, ignore_index=True)
     result["scope"] = pd.Categorical(result["scope"], categories=KPI_SCOPES)
     return conform(result.sort_values(["week", "scope", "scope_value"], ignore_index=True), WEEKLY_KPIS)
+
+
+def _scope_rows(
+    scope: str,
+    *,
+    facts: pd.DataFrame,
+    counted: _Counted,
+    episodes: pd.DataFrame,
+    intervals: dict[str, tuple[pd.Series, pd.Series, pd.DataFrame, bool]],
+    stale: dict[str, pd.Series] | None,
+    weeks: list[str],
+    starts: np.ndarray,
+    ends: np.ndarray,
+) -> pd.DataFrame:
+    """Every measure of one scope, one row per week and scope value."""
+    column = _SCOPE_COLUMNS[scope]
+    parts = [
+        counted.per_scope(facts, column=column),
+        _closed(episodes, column=column, weeks=weeks, starts=starts, ends=ends),
+        *(
+            _active(begin, until, table[column], weeks=weeks, ends=ends, name=measure.name,
+                    from_inclusive=inclusive)
+            for measure in of_kind(Kind.OPEN_EPISODES)
+            for begin, until, table, inclusive in [intervals[str(measure.statistic)]]
+        ),
+    ]  # fmt: skip
+    if stale is not None:
+        parts.extend(stale[column].rename(measure.name) for measure in of_kind(Kind.STALE_ACCOUNTS))
+    table = pd.concat(parts, axis=1)
+    if scope == "org":
+        table = table.reindex(pd.MultiIndex.from_product([weeks, ["org"]]))
+    table.index = table.index.set_names(["week", "scope_value"])
+    return _finish(table.reset_index(), scope=scope)
 
 
 @dataclass(frozen=True)
@@ -258,9 +285,8 @@ def _labels(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     return found + 1, ["", *distinct.astype(str)]
 
 
-def _dormant_episodes(facts: pd.DataFrame, episodes: pd.DataFrame, *, dormant_days: int) -> pd.DataFrame:
+def _dormant_episodes(spans: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
     """Dormant spans (int microseconds) with the labels of the episode they belong to."""
-    spans = dormant_spans(facts, dormant_days=dormant_days)
     keys = ["account_id", "region", "family"]
     spans = spans.astype(dict.fromkeys(keys, str))
     labels = episodes[[*keys, "opened", "team", "environment", "job_kind", "org"]]

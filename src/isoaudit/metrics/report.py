@@ -12,8 +12,8 @@ import pandas as pd
 from isoaudit.config import AuditConfig
 from isoaudit.job_kinds import console_url
 from isoaudit.metrics.attribution import job_facts
-from isoaudit.metrics.coverage import audit_coverage, gap_groups, latest_status
-from isoaudit.metrics.episodes import every_episode_table, exposure_episodes
+from isoaudit.metrics.coverage import account_audits, audit_coverage, gap_groups, latest_status
+from isoaudit.metrics.episodes import dormant_spans, every_episode_table, exposure_episodes
 from isoaudit.metrics.images import image_health
 from isoaudit.metrics.kpis import weekly_kpis
 from isoaudit.metrics.measures import stored
@@ -120,20 +120,20 @@ def kpi_tables(
     facts = job_facts(jobs, accounts, config=config)
     runs = runs_only(facts)  # a tuning job counts through its training jobs only: the runs, kept once
     every_episode = every_episode_table(runs)
-    weeks = [trailing_weeks(week, 2)[0], *trailing_weeks(week, config.trend_weeks)]
-    return KpiTables(
-        facts=facts,
-        kpis=weekly_kpis(
-            runs,
-            weeks=list(dict.fromkeys(weeks)),
-            dormant_days=config.dormant_days,
-            coverage=coverage,
-            every_episode=every_episode,
-        ),
-        episodes=exposure_episodes(
-            runs, as_of=generated_at, dormant_days=config.dormant_days, every_episode=every_episode
-        ),
+    episodes = exposure_episodes(
+        runs, as_of=generated_at, dormant_days=config.dormant_days, every_episode=every_episode
     )
+    dormant = dormant_spans(runs, dormant_days=config.dormant_days)
+    weeks = sorted({trailing_weeks(week, 2)[0], *trailing_weeks(week, config.trend_weeks)})
+    kpis = weekly_kpis(
+        runs,
+        weeks=weeks,
+        dormant_days=config.dormant_days,
+        every_episode=every_episode,
+        dormant=dormant,
+        audits=account_audits(coverage, weeks=weeks),
+    )
+    return KpiTables(facts=facts, kpis=kpis, episodes=episodes)
 
 
 def build_report(
@@ -189,25 +189,32 @@ def report_from_tables(
     has_history = bool((facts["creation_time"] < period_start).any() or (coverage["audit_week"] < week).any())
     trend = _scope(kpis, trend_weeks, "org")
     in_week = facts.loc[(facts["week"] == week).to_numpy(dtype=bool)]
+    # The coverage stage, once: each week's audit coverage and this week's latest status.
+    audited = {label: audit_coverage(coverage, week=label) for label in {week, previous_week, *trend["week"]}}
+    status = latest_status(coverage, weeks=[week])
     return WeeklyReport(
         week=week,
         period_start=period_start,
         period_end=period_start + ONE_WEEK,
         generated_at=pd.Timestamp(generated_at),
-        org=_org(kpis, coverage, week=week, preventive=preventive_rate(preventive)),
-        previous_org=_org(kpis, coverage, week=previous_week, preventive=np.nan) if has_history else None,
+        org=_org(kpis, week=week, preventive=preventive_rate(preventive), audited=audited[week]),
+        previous_org=(
+            _org(kpis, week=previous_week, preventive=np.nan, audited=audited[previous_week])
+            if has_history
+            else None
+        ),
         teams=_scope(kpis, [week], "team"),
         accounts=_scope(kpis, [week], "account").assign(
             account_name=lambda frame: frame["scope_value"].map(names)
         ),
         environments=_scope(kpis, [week], "environment"),
         job_kinds=_scope(kpis, [week], "job_kind"),
-        trend=trend.assign(audit_coverage=[audit_coverage(coverage, week=label) for label in trend["week"]]),
+        trend=trend.assign(audit_coverage=[audited[label] for label in trend["week"]]),
         team_trend=_scope(kpis, trend_weeks, "team"),
         violations=_violations(in_week, names, launched=_launched(facts)),
         open_exposures=episodes.loc[episodes["state"] != "closed"].reset_index(drop=True),
         failure_causes=_failure_causes(in_week),
-        coverage=latest_status(coverage, weeks=[week]),
+        coverage=status,
         preventive=preventive,
         images=image_health(facts),
     )
@@ -261,9 +268,9 @@ def report_json(report: WeeklyReport) -> dict[str, Any]:
     }
 
 
-def _org(kpis: pd.DataFrame, coverage: pd.DataFrame, *, week: str, preventive: float) -> pd.Series:
+def _org(kpis: pd.DataFrame, *, week: str, preventive: float, audited: float) -> pd.Series:
     row = _scope(kpis, [week], "org").iloc[0]
-    extra = {"preventive_coverage": preventive, "audit_coverage": audit_coverage(coverage, week=week)}
+    extra = {"preventive_coverage": preventive, "audit_coverage": audited}
     return pd.concat([row, pd.Series(extra, dtype=float)])
 
 
