@@ -136,7 +136,13 @@ def _content(cells: dict[str, list[list[Any]]]) -> dict[str, Any]:
         if sheet in ("Teams", "Accounts"):
             content[sheet] = sorted([str(value) for value in column] for column in zip(*rows, strict=True))
         elif sheet == "Methodology":
-            content[sheet] = [row for row in rows if not _measure_line(row[0])]
+            # The new section, with the blank row before its heading.
+            content[sheet] = [
+                row
+                for at, row in enumerate(rows)
+                if not _measure_line(row[0])
+                and not (at + 1 < len(rows) and str(rows[at + 1][0]).startswith("Weekly measures ("))
+            ]
         else:
             content[sheet] = rows
     return content
