@@ -129,20 +129,22 @@ def _cells(path: Path) -> dict[str, list[list[Any]]]:
 
 def _content(cells: dict[str, list[list[Any]]]) -> dict[str, Any]:
     """The workbook's cells, less what the redesign of issue 10 changed on purpose: the order of the measure
-    columns on the Teams and Accounts sheets (now their declared order) and the Methodology's list of the
-    weekly measures (new). Equal content means the same numbers under the same headers."""
+    columns on the Teams and Accounts sheets (now their declared order, so the Methodology's column
+    dictionary's order too) and the Methodology's list of the weekly measures (new). Equal content means the
+    same numbers under the same headers and the same texts."""
     content: dict[str, Any] = {}
     for sheet, rows in cells.items():
         if sheet in ("Teams", "Accounts"):
             content[sheet] = sorted([str(value) for value in column] for column in zip(*rows, strict=True))
         elif sheet == "Methodology":
-            # The new section, with the blank row before its heading.
-            content[sheet] = [
-                row
+            # The new section, with the blank row before its heading; the column dictionary follows the
+            # Teams sheet's column order: rows compared as a set.
+            content[sheet] = sorted(
+                str(row)
                 for at, row in enumerate(rows)
                 if not _measure_line(row[0])
                 and not (at + 1 < len(rows) and str(rows[at + 1][0]).startswith("Weekly measures ("))
-            ]
+            )
         else:
             content[sheet] = rows
     return content
