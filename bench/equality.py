@@ -151,8 +151,9 @@ def _content(cells: dict[str, list[list[Any]]]) -> dict[str, Any]:
 
 
 def _measure_line(text: Any) -> bool:
+    """A line of the Methodology's weekly measures: its heading, or "<header> (<name>, <unit>): ..."."""
     return isinstance(text, str) and (
-        text.startswith("Weekly measures (") or re.match(r"^[^()]+ \([a-z0-9_]+, [^)]+\): ", text) is not None
+        text.startswith("Weekly measures (") or re.search(r" \([a-z0-9_]+, [^)]+\): ", text) is not None
     )
 
 
