@@ -14,6 +14,7 @@ import pandas as pd
 from isoaudit.alerts import console_url
 from isoaudit.metrics.report import WeeklyReport
 from isoaudit.schema import COVERAGE, EPISODES, JOB_FACTS, WEEKLY_KPIS, conform
+from tests.jobs_factory import COMPUTE
 
 WEEK = "2026-W47"
 PERIOD_START = pd.Timestamp("2026-11-16T00:00:00Z")
@@ -218,6 +219,7 @@ def job_fact(
         "role_arn": f"arn:aws:iam::{account_id}:role/SageMakerExecution",
         "tags_json": json.dumps(tags if tags is not None else {"team": team}),
         "tuning_job_name": None,
+        **COMPUTE,
         "first_seen": GENERATED_AT,
         "last_seen": GENERATED_AT,
         "listed": True,
@@ -228,6 +230,8 @@ def job_fact(
         "compliant": isolated,
         "week": WEEK,
         "failure_class": None,
+        "compute_hours": 1.0,
+        "spend_usd": 0.23,  # an hour of ml.m5.xlarge at its us-east-1 list price
     }
 
 

@@ -33,6 +33,7 @@ from isoaudit.metrics.kpis import weekly_kpis
 from isoaudit.metrics.report import build_report, console_url, report_json
 from isoaudit.metrics.weeks import last_complete_week, trailing_weeks, week_labels, week_start
 from isoaudit.schema import ACCOUNTS, COVERAGE, EPISODES, JOB_FACTS, JOBS, WEEKLY_KPIS, conform
+from tests.jobs_factory import COMPUTE
 
 ML, FRAUD, SANDBOX, RESEARCH, LEGACY = (str(digit) * 12 for digit in range(1, 6))
 GENERATED_AT = pd.Timestamp("2026-03-09T06:00:00Z")
@@ -89,6 +90,7 @@ def job(
         "role_arn": f"arn:aws:iam::{account}:role/sm",
         "tags_json": json.dumps(tags or {}),
         "tuning_job_name": tuning,
+        **COMPUTE,
         "first_seen": GENERATED_AT,
         "last_seen": GENERATED_AT,
         "listed": True,

@@ -78,6 +78,12 @@ LAYOUTS = {
         TableLayout(
             "weekly_kpis", "KPIs per ISO week and scope (latest run)", key=("week", "scope", "scope_value")
         ),
+        TableLayout(
+            "prices",
+            "Hourly list prices of the instance types the jobs use (Price List API)",
+            key=("region", "instance_type", "usage"),
+            newest="fetched_at",
+        ),
     )
 }
 
