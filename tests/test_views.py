@@ -196,7 +196,8 @@ def test_image_health_names_every_aws_registry_the_python_side_knows() -> None:
 def test_failure_causes_equal_the_report_and_the_pandas_groupby(connection, built) -> None:
     of_week = rows(
         connection,
-        f"SELECT team, failure_class, network_isolation, jobs FROM failure_causes WHERE week = '{WEEK}'",
+        "SELECT team, failure_class, network_isolation, jobs, spend_usd FROM failure_causes"
+        f" WHERE week = '{WEEK}'",
         by=["team", "failure_class", "network_isolation"],
     )
     assert_same(of_week, built.report.failure_causes, by=["team", "failure_class", "network_isolation"])
@@ -206,7 +207,9 @@ def test_failure_causes_equal_the_report_and_the_pandas_groupby(connection, buil
     failed = failed.assign(
         failure_class=failed["failure_class"].astype(str), network_isolation=failed["compliant"]
     )
-    expected = failed.groupby(keys).size().rename("jobs").reset_index()
+    grouped = failed.groupby(keys)
+    expected = pd.DataFrame({"jobs": grouped.size(), "spend_usd": grouped["spend_usd"].sum(min_count=1)})
+    expected = expected.reset_index()
     assert_same(rows(connection, "SELECT * FROM failure_causes", by=keys), expected, by=keys)
 
 

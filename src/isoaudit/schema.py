@@ -149,6 +149,11 @@ EPISODES = pa.schema(
         ),
         _field("first_job_name", pa.string(), "Job that opened the episode"),
         _field("non_compliant_runs", pa.int64(), "Non-compliant jobs of the family during the episode"),
+        _field(
+            "exposed_spend_usd",
+            pa.float64(),
+            "Spend of those non-compliant runs, USD (priced runs; empty when none is priced)",
+        ),
         _field("last_run_at", UTC_TIMESTAMP, "Creation time of the family's last job during the episode"),
         _field("state", pa.string(), "closed, open, or dormant (open with no run for the dormancy period)"),
         _field("hours_to_remediate", pa.float64(), "closed_at - opened_at in hours; empty unless closed"),
@@ -191,6 +196,29 @@ WEEKLY_KPIS = pa.schema(
             "dependency_failures", pa.int64(), "Failed jobs classified missing_dependency or network_blocked"
         ),
         _field("stale_accounts", pa.int64(), "Accounts not audited this week whose last known state is used"),
+        _field("compute_hours", pa.float64(), "Instance-hours billed to the runs created in the week"),
+        _field(
+            "spend_usd",
+            pa.float64(),
+            "Their spend at list price (or negotiated rate), USD, priced runs; empty when none is priced",
+        ),
+        _field("exposed_spend_usd", pa.float64(), "Spend of the non-compliant runs (ran exposed), USD"),
+        _field(
+            "isolated_spend_share",
+            pa.float64(),
+            "Spend of compliant runs / spend, in %, over priced runs (empty when no spend)",
+        ),
+        _field(
+            "dependency_failure_spend_usd",
+            pa.float64(),
+            "Spend of failed runs classed missing_dependency or network_blocked: what isolation without the "
+            "packages burns, USD",
+        ),
+        _field(
+            "unpriced_jobs",
+            pa.int64(),
+            "Runs with compute hours but no known price (never counted as $0)",
+        ),
     ]
 )
 

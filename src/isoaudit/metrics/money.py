@@ -79,3 +79,72 @@ def _cluster_rate(key: str, rates: Rates) -> float:
             return np.nan
         total += rate * count
     return total
+
+
+# Sums per (week, scope value) from which the money measures are derived (see `finish_money`).
+_SUMS = ("compute_hours", "spend_usd", "exposed_spend_usd", "compliant_spend", "dependency_failure_spend_usd",
+         "unpriced_jobs", "priced_jobs")  # fmt: skip
+MONEY_MEASURES = ("compute_hours", "spend_usd", "exposed_spend_usd", "isolated_spend_share",
+                  "dependency_failure_spend_usd", "unpriced_jobs")  # fmt: skip
+DEPENDENCY_CLASSES = ("missing_dependency", "network_blocked")
+
+
+def money_weights(runs: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per run (JOB_FACTS rows, tuning jobs left out): its contribution to each of _SUMS."""
+    hours = runs["compute_hours"].to_numpy(dtype=float, na_value=np.nan)
+    spend = runs["spend_usd"].to_numpy(dtype=float, na_value=np.nan)
+    priced = ~np.isnan(spend)
+    spent = np.where(priced, spend, 0.0)
+    compliant = runs["compliant"].to_numpy(dtype=bool)
+    dependency = runs["failure_class"].isin(DEPENDENCY_CLASSES).to_numpy(dtype=bool)
+    return {
+        "compute_hours": np.nan_to_num(hours),
+        "spend_usd": spent,
+        "exposed_spend_usd": np.where(compliant, 0.0, spent),
+        "compliant_spend": np.where(compliant, spent, 0.0),
+        "dependency_failure_spend_usd": np.where(dependency, spent, 0.0),
+        "unpriced_jobs": (~np.isnan(hours) & ~priced).astype(float),
+        "priced_jobs": priced.astype(float),
+    }
+
+
+def money_sums(
+    weights: dict[str, np.ndarray], *, value: np.ndarray | None, labels: list[str], week: np.ndarray,
+    weeks: list[str],
+) -> pd.DataFrame:  # fmt: skip
+    """_SUMS per (week, scope value): `value` the runs' codes in `labels` (None: one value, the org),
+    `week` their position in `weeks` (-1: another week). One bincount per sum."""
+    inside = week >= 0
+    key = week[inside] if value is None else value[inside].astype(np.int64) * len(weeks) + week[inside]
+    bins = len(labels) * len(weeks)
+    found = np.bincount(key, minlength=bins) > 0
+    sums = {name: np.bincount(key, weights=weights[name][inside], minlength=bins)[found] for name in _SUMS}
+    value_, week_ = np.divmod(np.flatnonzero(found), len(weeks))
+    index = pd.MultiIndex.from_arrays(
+        [np.asarray(weeks, dtype=object)[week_], np.asarray(labels, dtype=object)[value_]]
+    )
+    return pd.DataFrame(sums, index=index)
+
+
+def finish_money(table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The money measures from the sums; a scope whose runs are all unpriced has no spend (NaN), not $0."""
+    priced = table["priced_jobs"].fillna(0).to_numpy(dtype=float) > 0
+    spend = table["spend_usd"].fillna(0).to_numpy(dtype=float)
+
+    def money(column: str) -> np.ndarray:
+        unpriced_only = ~priced & (table["unpriced_jobs"].fillna(0).to_numpy(dtype=float) > 0)
+        return np.where(unpriced_only, np.nan, table[column].fillna(0).to_numpy(dtype=float))
+
+    return {
+        "compute_hours": table["compute_hours"].fillna(0).to_numpy(dtype=float),
+        "spend_usd": money("spend_usd"),
+        "exposed_spend_usd": money("exposed_spend_usd"),
+        "isolated_spend_share": np.divide(
+            100 * table["compliant_spend"].fillna(0).to_numpy(dtype=float),
+            spend,
+            out=np.full(len(spend), np.nan),
+            where=spend > 0,
+        ),
+        "dependency_failure_spend_usd": money("dependency_failure_spend_usd"),
+        "unpriced_jobs": table["unpriced_jobs"].fillna(0).to_numpy(dtype=np.int64),
+    }
