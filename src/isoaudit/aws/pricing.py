@@ -54,7 +54,7 @@ def instance_price(
         request: dict[str, Any] = {"ServiceCode": SERVICE_CODE, "Filters": filters, "FormatVersion": "aws_v1"}
         if token:
             request["NextToken"] = token
-        answer = expect(client.get_products(**request), "PriceList", list, operation="pricing GetProducts")
+        answer = expect(client.get_products(**request), "PriceList", operation="pricing GetProducts")
         calls += 1
         found.extend(price for entry in answer["PriceList"] if (price := hourly_price(entry, instance_type)))
         token = answer.get("NextToken")

@@ -272,6 +272,7 @@ def report_json(report: WeeklyReport) -> dict[str, Any]:
         "images": [
             {key: _json(value) for key, value in row.items()} for row in report.images.to_dict("records")
         ],
+        "pricing_note": report.pricing_note or None,
     }
 
 
