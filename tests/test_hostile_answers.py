@@ -147,6 +147,7 @@ def test_a_record_without_creation_time_is_left_out_named_and_counted(emulator, 
             content_type="application/x-amz-json-1.1",
             body=json.dumps({"Results": [{"TrainingJob": ghost}]}),
             account=alpha,
+            request_contains='"TrainingJob"',  # the training jobs' Search, not the tuning jobs'
         ),
     )
 

@@ -419,8 +419,8 @@ def _deliver_and_check(
     email = {"sender": SENDER, "finops": ["finops@acme.example"], "teams": {"fraud": ["lead@acme.example"]}}
     config = config.model_copy(update={"email": load_config(None, bucket=config.bucket, email=email).email})
     written: list[str] = []
-    # On the S3 client itself: it exists already (the run's preflight wrote a probe object with it), and a
-    # client does not see handlers registered on its session after it was built.
+    # On the client: it may be built already (the run lock, the lake check), and a client copies the
+    # session's event hooks when it is built.
     auditor.client("s3").meta.events.register(
         "before-parameter-build.s3.PutObject", lambda params, **_: written.append(params["Key"])
     )

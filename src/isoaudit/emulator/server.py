@@ -102,6 +102,8 @@ class BrokenAnswer:
     content_type: str = "text/html"
     body: str = "<html><head><title>Gateway</title></head><body>Service temporarily moved</body></html>"
     account: str | None = None
+    # Only requests whose body holds this text, e.g. '"TrainingJob"' for one resource of SageMaker's Search.
+    request_contains: str | None = None
 
 
 @dataclass
@@ -202,9 +204,11 @@ class _Middleware:
         for broken in self._faults.broken:
             if (broken.service, broken.operation) != (request.service, request.operation):
                 continue
-            if broken.account is None or broken.account == self._caller_account(
+            if broken.account is not None and broken.account != self._caller_account(
                 environ.get("HTTP_AUTHORIZATION", "")
             ):
+                continue
+            if broken.request_contains is None or broken.request_contains in _peek_body(environ):
                 return broken
         return None
 
@@ -683,6 +687,13 @@ def _ec2_error(start_response: Callable[..., Any], *, code: str, message: str) -
         f"<Message>{escape(message)}</Message></Error></Errors><RequestID>{_request_id()}</RequestID></Response>"
     )
     return _respond(start_response, status="503 Service Unavailable", content_type="text/xml", body=body)
+
+
+def _peek_body(environ: dict[str, Any]) -> str:
+    """The request's body, left in place for whoever answers the request."""
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body.decode("utf-8", errors="replace")
 
 
 def _respond(
