@@ -132,10 +132,22 @@ def _billed_times(job: JobSpec, *, ran: timedelta | None) -> dict[str, object]:
 
 
 def apply_processing_history(
-    *, account_id: str, region: str, name: str, started: datetime, ended: datetime | None, status: str
+    *,
+    account_id: str,
+    region: str,
+    name: str,
+    created: datetime,
+    ended: datetime | None,
+    status: str,
+    resources: dict[str, object],
 ) -> None:
-    """Set the run of a processing job already created (moto makes it start and end at its creation)."""
+    """Set the past of a processing job already created (moto makes it start and end at its creation):
+    created at `created`, started STARTUP later, ended at `ended` (None: still running). `resources` is the
+    ProcessingResources it was created with, which moto drops and AWS's Describe returns."""
     fake_job = sagemaker_backends[account_id][region].processing_jobs[name]
+    fake_job.processing_resources = resources
+    started = created + STARTUP
+    fake_job.creation_time = _naive_utc(created)
     fake_job.processing_start_time = _naive_utc(started)
     fake_job.processing_end_time = None if ended is None else _naive_utc(ended)
     fake_job.last_modified_time = _naive_utc(ended or started)
