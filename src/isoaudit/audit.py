@@ -41,7 +41,7 @@ from isoaudit.prices import PriceBook
 from isoaudit.publish.excel import write_workbook
 from isoaudit.records import accounts_frame
 from isoaudit.schema import COVERAGE, JOBS, empty_frame
-from isoaudit.sql import views
+from isoaudit.sql import billed_views, views
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +250,8 @@ def publish(*, aws: AwsSession, config: AuditConfig, analysis: Analysis) -> Path
     lake.write_table(aws=aws, config=config, table="job_facts", frame=analysis.tables.facts)
     lake.write_table(aws=aws, config=config, table="episodes", frame=analysis.tables.episodes)
     lake.write_table(aws=aws, config=config, table="weekly_kpis", frame=analysis.tables.kpis)
-    lake.publish_views(aws=aws, config=config, views=views())
+    billed = billed_views(cur_table=config.cur_table, net_unblended=config.cur_net_unblended)
+    lake.publish_views(aws=aws, config=config, views={**views(), **billed})
     config.reports_dir.mkdir(parents=True, exist_ok=True)
     weekly = analysis.weekly
     workbook = write_workbook(weekly, path=config.reports_dir / f"isoaudit-{weekly.week}.xlsx")
