@@ -24,6 +24,7 @@ Week: compute 11.7 h; spend 13.3168; exposed (open runs) 7.854 + 2.424 + 0.23 = 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import awswrangler as wr
 import boto3
@@ -278,6 +279,26 @@ def test_pricing_denied_leaves_the_jobs_unpriced_and_says_so(runs) -> None:
     summary = openpyxl.load_workbook(denied["workbook"])["Summary"]
     texts = [cell.value for row in summary.iter_rows() for cell in row if isinstance(cell.value, str)]
     assert any("Prices could not be read" in text for text in texts)
+
+
+def test_the_worked_money_example_of_the_docs_is_this_run(runs) -> None:
+    """docs/metrics.md, "Worked money example": each `measure` of its table is the run's own figure."""
+    text = (Path(__file__).parent.parent / "docs" / "metrics.md").read_text(encoding="utf-8")
+    section = text.split("## Worked money example", 1)[1].split("\n## ", 1)[0]
+    documented = {
+        cells[0].strip("` "): float(cells[1])
+        for line in section.splitlines()
+        if line.startswith("| `") and (cells := [cell.strip() for cell in line.strip("|").split("|")])
+    }
+    assert set(documented) == {
+        "compute_hours", "spend_usd", "exposed_spend_usd", "isolated_spend_share",
+        "dependency_failure_spend_usd", "unpriced_jobs",
+    }  # fmt: skip
+    org = runs["first"][0]["org"]
+    for measure, value in documented.items():
+        assert org[measure] == pytest.approx(value, abs=1e-4), measure
+    assert "`exposed_spend_usd` 2.424" in section
+    assert "8 unpriced jobs" in section
 
 
 def _rows(sheet) -> list[dict]:
