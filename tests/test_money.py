@@ -248,6 +248,13 @@ def test_the_workbook_shows_the_hand_figures(runs) -> None:
     assert gnn["Spend wasted (USD)"] == pytest.approx(0.1408)
 
 
+def test_the_executive_page_and_the_subject_carry_the_exposed_spend(runs) -> None:
+    result, _ = runs["first"]
+    page = Path(result["page"]).read_text(encoding="utf-8")
+    assert "Exposed spend (ran without isolation)" in page
+    assert f"${EXPOSED:,.2f}" in page and f"${SPEND:,.2f}" in page
+
+
 def test_the_views_give_the_hand_figures(runs) -> None:
     _, reports = runs["first"]
     connection = local_lake.connect(reports / "lake")
