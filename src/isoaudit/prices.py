@@ -45,23 +45,45 @@ def needed(jobs: pd.DataFrame) -> set[tuple[str, str, str]]:
     return {
         (region, instance_type, kind)
         for region, groups, kind in distinct.itertuples(index=False)
-        for instance_type in json.loads(groups or "{}")
+        for instance_type in (json.loads(groups) if isinstance(groups, str) and groups else {})
     }
 
 
 def refresh(*, aws: AwsSession, config: AuditConfig, jobs: pd.DataFrame, now: datetime) -> PriceBook:
-    """Read the missing and stale prices the jobs need, store them with the others, return them all."""
+    """Read the missing and stale prices the jobs need, store them with the others, return them all.
+
+    The small table is rewritten every run, like the other unpartitioned tables: a copy left by an
+    interrupted write is then cleaned up by the next run."""
     stored = lake.read_table(aws=aws, config=config, table="prices")
     fresh = stored[stored["fetched_at"] >= pd.Timestamp(now) - timedelta(days=config.price_max_age_days)]
     known = set(fresh[KEY].itertuples(index=False, name=None))
     wanted = sorted(needed(jobs) - known)
+    rows, calls, failure = _read(aws=aws, config=config, wanted=wanted, now=now)
+    if failure:
+        log.warning("prices not read, the jobs concerned are unpriced: %s", failure)
+    prices = stored
+    if rows:
+        read = pd.DataFrame(rows)
+        for column in ("effective_date", "fetched_at"):
+            read[column] = pd.to_datetime(read[column], utc=True)
+        replaced = stored.merge(read[KEY], on=KEY, how="left", indicator=True)["_merge"] == "both"
+        prices = conform(pd.concat([stored[~replaced.to_numpy()], conform(read, PRICES)]), PRICES)
+    lake.write_table(aws=aws, config=config, table="prices", frame=prices)
+    return PriceBook(prices=prices, calls=calls, failure=failure)
+
+
+def _read(
+    *, aws: AwsSession, config: AuditConfig, wanted: list[tuple[str, str, str]], now: datetime
+) -> tuple[list[dict[str, object]], int, str]:
+    """PRICES rows of `wanted` from the Price List API (a product it does not have: no price), the calls
+    made, and why the others could not be read ("" when all were)."""
     if not wanted:
-        return PriceBook(prices=stored, calls=0)
+        return [], 0, ""
     partition = get_session().get_partition_for_region(config.home_region)
     if partition != "aws":
-        failure = f"the Price List API does not serve the {partition} partition: jobs unpriced"
-        return PriceBook(prices=stored, calls=0, failure=failure)
-    rows, calls, failure = [], 0, ""
+        return [], 0, f"the Price List API does not serve the {partition} partition"
+    rows: list[dict[str, object]] = []
+    calls = 0
     for region, instance_type, usage in wanted:
         try:
             price, used = pricing.instance_price(
@@ -73,9 +95,7 @@ def refresh(*, aws: AwsSession, config: AuditConfig, jobs: pd.DataFrame, now: da
             )
         except AUDIT_ERRORS as exc:
             # Denied or broken for one product is denied for all: one failed call says so, not one per type.
-            failure = describe_failure(exc, context="Price List API")
-            calls += 1
-            break
+            return rows, calls + 1, describe_failure(exc, context="Price List API")
         calls += used
         rows.append(
             {
@@ -88,15 +108,4 @@ def refresh(*, aws: AwsSession, config: AuditConfig, jobs: pd.DataFrame, now: da
                 "fetched_at": now,
             }
         )
-    if failure:
-        log.warning("prices not read, the jobs concerned are unpriced: %s", failure)
-    if not rows:
-        return PriceBook(prices=stored, calls=calls, failure=failure)
-    read = pd.DataFrame(rows)
-    for column in ("effective_date", "fetched_at"):
-        read[column] = pd.to_datetime(read[column], utc=True)
-    kept = stored.merge(read[KEY], on=KEY, how="left", indicator=True)
-    kept = stored[(kept["_merge"] == "left_only").to_numpy()]
-    prices = conform(pd.concat([kept, conform(read, PRICES)], ignore_index=True), PRICES)
-    lake.write_table(aws=aws, config=config, table="prices", frame=prices)
-    return PriceBook(prices=prices, calls=calls, failure=failure)
+    return rows, calls, ""
