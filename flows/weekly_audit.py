@@ -203,6 +203,8 @@ def _publish_artifacts(weekly: WeeklyReport, workbook: Path) -> None:
             f"# isoaudit {weekly.week}\n\n"
             f"- jobs: {org['jobs']}, isolation rate: {org['isolation_rate']} %\n"
             f"- violations: {org['violations']}, open episodes: {org['episodes_open']}\n"
+            f"- spend at list price: {org['spend_usd']} USD, exposed: {org['exposed_spend_usd']} USD, "
+            f"unpriced jobs: {org['unpriced_jobs']}\n"
             f"- audit coverage: {org['audit_coverage']} %\n\n"
             f"Workbook: `{workbook.resolve()}`\n"
         ),
