@@ -229,7 +229,13 @@ def main() -> None:
         full_bound = max(full_calls * LATENCY_SECONDS / CONCURRENCY, chain * LATENCY_SECONDS)
 
         emulator.set_faults(latency_seconds=0.0, throttle_rate=0.0)
-        audit.store(aws=audit.management_session(config), config=config, run=run, accounts=[], audits=audits)
+        management = audit.management_session(config)
+        stored = audit.store(aws=management, config=config, run=run, accounts=[], audits=audits)
+        # Money: the Price List calls of a run (one per new region x instance type x use), then of a
+        # second run while the stored prices are fresh (none). Never a call per job.
+        pricing_calls = [
+            audit.price(aws=management, config=config, run=run, stored=stored).calls for _ in range(2)
+        ]
 
         emulator.set_faults(latency_seconds=LATENCY_SECONDS, throttle_rate=THROTTLE_RATE)
         emulator.reset_counts()
@@ -301,6 +307,10 @@ def main() -> None:
     print("isoaudit, periodic full listing with nothing new")
     print(f"  jobs listed / fetched  {relisting_listed} / {relisting_fetched}")
     print(f"  API calls              {relisting_calls} ({relisting_calls / jobs:.4f} per job)")
+    print("prices (Price List API GetProducts)")
+    print(
+        f"  calls                  {pricing_calls[0]} on the first run, {pricing_calls[1]} on the next (fresh)"
+    )
     print("common scanners (sequential list + describe + list tags per job)")
     print(f"  API calls              {naive_calls}  ({naive_calls / jobs:.2f} per job)")
     print(
@@ -317,6 +327,8 @@ def main() -> None:
                 "wall_over_bound": round(full_wall / full_bound, 2),
                 "naive_over_isoaudit_wall": round(naive_wall / full_wall, 1),
                 "naive_over_isoaudit_calls": round(naive_calls / full_calls, 1),
+                "pricing_calls_first_run": pricing_calls[0],
+                "pricing_calls_fresh_run": pricing_calls[1],
             }
         )
     )

@@ -14,6 +14,7 @@ import pandas as pd
 from isoaudit.alerts import console_url
 from isoaudit.metrics.report import WeeklyReport
 from isoaudit.schema import COVERAGE, EPISODES, JOB_FACTS, WEEKLY_KPIS, conform
+from tests.jobs_factory import COMPUTE
 
 WEEK = "2026-W47"
 PERIOD_START = pd.Timestamp("2026-11-16T00:00:00Z")
@@ -26,6 +27,9 @@ FRAUD_PROD = "222222222222"
 SANDBOX = "333333333333"
 LEGACY = "444444444444"
 ACCOUNT_NAMES = {ML_PROD: "ml-prod", FRAUD_PROD: "fraud-prod", SANDBOX: "sandbox", LEGACY: "legacy-data"}
+
+
+JOB_PRICE = 0.23  # an hour of ml.m5.xlarge at its us-east-1 list price
 
 
 def kpi_row(
@@ -76,6 +80,13 @@ def kpi_row(
         "episodes_dormant": episodes_dormant,
         "dependency_failures": dependency_failures,
         "stale_accounts": stale_accounts,
+        # Every job an hour of ml.m5.xlarge at $0.23, one job unpriced per team or org.
+        "compute_hours": float(jobs),
+        "spend_usd": round(JOB_PRICE * (jobs - 1), 2) if jobs else float("nan"),
+        "exposed_spend_usd": round(JOB_PRICE * (new_violations + repeat_violations), 2),
+        "isolated_spend_share": 100 * compliant / (jobs - 1) if jobs > 1 else float("nan"),
+        "dependency_failure_spend_usd": round(JOB_PRICE * dependency_failures, 2),
+        "unpriced_jobs": 1 if jobs else 0,
     }
 
 
@@ -218,6 +229,7 @@ def job_fact(
         "role_arn": f"arn:aws:iam::{account_id}:role/SageMakerExecution",
         "tags_json": json.dumps(tags if tags is not None else {"team": team}),
         "tuning_job_name": None,
+        **COMPUTE,
         "first_seen": GENERATED_AT,
         "last_seen": GENERATED_AT,
         "listed": True,
@@ -228,6 +240,8 @@ def job_fact(
         "compliant": isolated,
         "week": WEEK,
         "failure_class": None,
+        "compute_hours": 1.0,
+        "spend_usd": JOB_PRICE,
     }
 
 
@@ -299,6 +313,7 @@ def episode(
         "closed_at": pd.NaT,
         "first_job_name": first_job_name,
         "non_compliant_runs": runs,
+        "exposed_spend_usd": round(JOB_PRICE * runs, 2),
         "last_run_at": pd.Timestamp(last_run),
         "state": state,
         "hours_to_remediate": float("nan"),
@@ -339,7 +354,9 @@ FAILURES = (
 
 
 def failure_causes_frame() -> pd.DataFrame:
-    return pd.DataFrame(FAILURES, columns=["team", "failure_class", "network_isolation", "jobs"])
+    frame = pd.DataFrame(FAILURES, columns=["team", "failure_class", "network_isolation", "jobs"])
+    # A failed job runs a few minutes: a tenth of an hour of ml.m5.xlarge each.
+    return frame.assign(spend_usd=(frame["jobs"] * JOB_PRICE / 10).round(4))
 
 
 def coverage_frame() -> pd.DataFrame:

@@ -33,6 +33,7 @@ from isoaudit.metrics.kpis import weekly_kpis
 from isoaudit.metrics.report import build_report, console_url, report_json
 from isoaudit.metrics.weeks import last_complete_week, trailing_weeks, week_labels, week_start
 from isoaudit.schema import ACCOUNTS, COVERAGE, EPISODES, JOB_FACTS, JOBS, WEEKLY_KPIS, conform
+from tests.jobs_factory import COMPUTE
 
 ML, FRAUD, SANDBOX, RESEARCH, LEGACY = (str(digit) * 12 for digit in range(1, 6))
 GENERATED_AT = pd.Timestamp("2026-03-09T06:00:00Z")
@@ -89,6 +90,7 @@ def job(
         "role_arn": f"arn:aws:iam::{account}:role/sm",
         "tags_json": json.dumps(tags or {}),
         "tuning_job_name": tuning,
+        **COMPUTE,
         "first_seen": GENERATED_AT,
         "last_seen": GENERATED_AT,
         "listed": True,
@@ -522,9 +524,10 @@ def test_report_violations_and_exposures(report: Any) -> None:
         "serve-2026-03-06-00-00-00-000",
     ]
     causes = report.failure_causes
-    assert causes.to_dict("records") == [
+    assert causes.drop(columns="spend_usd").to_dict("records") == [
         {"team": "ml-platform", "failure_class": "missing_dependency", "network_isolation": True, "jobs": 1}
     ]
+    assert causes["spend_usd"].isna().all()  # no price known in this organization: unpriced, not $0
     assert len(report.coverage) == 8 and set(report.coverage["audit_week"]) == {"2026-W10"}
 
 

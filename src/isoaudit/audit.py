@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from isoaudit import prices
 from isoaudit.alerts import new_violations_message
 from isoaudit.aws import ec2, lake, organizations, sns
 from isoaudit.aws.organizations import Account
@@ -36,10 +37,11 @@ from isoaudit.metrics.report import (
     last_complete_week,
     report_from_tables,
 )
+from isoaudit.prices import PriceBook
 from isoaudit.publish.excel import write_workbook
 from isoaudit.records import accounts_frame
 from isoaudit.schema import COVERAGE, JOBS, empty_frame
-from isoaudit.sql import views
+from isoaudit.sql import billed_views, views
 
 log = logging.getLogger(__name__)
 
@@ -179,14 +181,25 @@ def preventive(*, aws: AwsSession, accounts: Sequence[Account]) -> pd.DataFrame 
         return None
 
 
+def price(*, aws: AwsSession, config: AuditConfig, run: AuditRun, stored: StoredLake) -> PriceBook:
+    """The prices the jobs need, read from the Price List API only where the lake's are missing or stale."""
+    return prices.refresh(aws=aws, config=config, jobs=stored.jobs, now=run.started_at)
+
+
 @dataclass(frozen=True)
 class Analysis:
     tables: KpiTables
     weekly: WeeklyReport
+    pricing_calls: int = 0
 
 
 def analyse(
-    *, config: AuditConfig, run: AuditRun, stored: StoredLake, policies: pd.DataFrame | None
+    *,
+    config: AuditConfig,
+    run: AuditRun,
+    stored: StoredLake,
+    policies: pd.DataFrame | None,
+    book: PriceBook | None = None,
 ) -> Analysis:
     generated_at = pd.Timestamp(run.started_at)
     tables = kpi_tables(
@@ -196,6 +209,7 @@ def analyse(
         config=config,
         week=run.audit_week,
         generated_at=generated_at,
+        prices=book.prices if book else None,
     )
     weekly = report_from_tables(
         tables,
@@ -206,7 +220,11 @@ def analyse(
         week=run.audit_week,
         generated_at=generated_at,
     )
-    return Analysis(tables=tables, weekly=weekly)
+    if book and book.failure:
+        unpriced = int(weekly.org.get("unpriced_jobs") or 0)
+        note = f"Prices could not be read ({book.failure}): {unpriced} jobs of the week are unpriced."
+        weekly = replace(weekly, pricing_note=note)
+    return Analysis(tables=tables, weekly=weekly, pricing_calls=book.calls if book else 0)
 
 
 def alert(
@@ -232,7 +250,8 @@ def publish(*, aws: AwsSession, config: AuditConfig, analysis: Analysis) -> Path
     lake.write_table(aws=aws, config=config, table="job_facts", frame=analysis.tables.facts)
     lake.write_table(aws=aws, config=config, table="episodes", frame=analysis.tables.episodes)
     lake.write_table(aws=aws, config=config, table="weekly_kpis", frame=analysis.tables.kpis)
-    lake.publish_views(aws=aws, config=config, views=views())
+    billed = billed_views(cur_table=config.cur_table, net_unblended=config.cur_net_unblended)
+    lake.publish_views(aws=aws, config=config, views={**views(), **billed})
     config.reports_dir.mkdir(parents=True, exist_ok=True)
     weekly = analysis.weekly
     workbook = write_workbook(weekly, path=config.reports_dir / f"isoaudit-{weekly.week}.xlsx")

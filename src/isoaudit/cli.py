@@ -379,6 +379,10 @@ def _print(result: dict[str, Any], *, as_json: bool) -> None:
         f" {_hours(org['p90_ttr_hours'])} p90 over {org['episodes_closed']} closed episodes"
     )
     print(f"  open exposure         {org['episodes_open']} episodes ({org['episodes_dormant']} dormant)")
+    print(
+        f"  spend (list price)    {_usd(org['spend_usd'])}, exposed {_usd(org['exposed_spend_usd'])}"
+        f" ({_pct(org['isolated_spend_share'])} isolated; {org['unpriced_jobs']} jobs unpriced)"
+    )
     print(f"  preventive coverage   {_pct(org['preventive_coverage'])} of member accounts under the SCP")
     print(f"  audit coverage        {_pct(org['audit_coverage'])}")
     for gap in result["gap_groups"]:
@@ -394,6 +398,10 @@ def _print(result: dict[str, Any], *, as_json: bool) -> None:
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} %"
+
+
+def _usd(value: float | None) -> str:
+    return "n/a" if value is None else f"${value:,.2f}"
 
 
 def _hours(value: float | None) -> str:

@@ -41,6 +41,10 @@ ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 # S3 key characters that need no encoding anywhere (AWS's "safe characters"), in segments separated by "/".
 PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9!_.*'()-]+$")
 ENV_PREFIX = "ISOAUDIT_"
+# The Price List API's endpoints (it prices every region from any of them).
+PRICING_REGIONS = ("us-east-1", "eu-central-1", "ap-south-1")
+INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9-]+$")
+QUALIFIED_TABLE = re.compile(r"^[a-z_][a-z0-9_]{0,254}\.[a-z_][a-z0-9_]{0,254}$")
 
 
 def _known_regions() -> frozenset[str]:
@@ -159,6 +163,27 @@ class AuditConfig(BaseSettings):
     )
     trend_weeks: int = Field(12, ge=1, le=104, description="Trailing weeks shown in trends")
 
+    # Money (docs/metrics.md, "Money").
+    pricing_region: str = Field(
+        "us-east-1",
+        description="Endpoint of the AWS Price List API: us-east-1, eu-central-1 or ap-south-1 (it answers "
+        "for every region from there)",
+    )
+    price_max_age_days: int = Field(
+        30, ge=1, description="Days a price read from the Price List API is kept before it is read again"
+    )
+    negotiated_rates: dict[str, float] = Field(
+        default_factory=dict,
+        description="Instance type (e.g. ml.p4d.24xlarge) -> negotiated USD per hour, overriding list prices",
+    )
+    cur_table: str | None = Field(
+        None,
+        description="Cost and Usage Report 2.0 table in Athena, as database.table: creates job_billed_cost",
+    )
+    cur_net_unblended: bool = Field(
+        True, description="Whether cur_table has line_item_net_unblended_cost (net of discounts)"
+    )
+
     # Where alerts go.
     sns_topic_arn: str | None = Field(None, description="SNS topic that receives new-violation alerts")
     email: EmailConfig | None = Field(None, description="Who receives the report by email; None: nobody")
@@ -251,6 +276,31 @@ class AuditConfig(BaseSettings):
                 re.compile(pattern)
             except re.error as exc:
                 raise ValueError(f"{environment}: invalid regular expression: {exc}") from None
+        return value
+
+    @field_validator("pricing_region")
+    @classmethod
+    def _pricing_region(cls, value: str) -> str:
+        if value not in PRICING_REGIONS:
+            raise ValueError(f"{value!r}: the Price List API answers only in {', '.join(PRICING_REGIONS)}")
+        return value
+
+    @field_validator("negotiated_rates")
+    @classmethod
+    def _rates(cls, value: dict[str, float]) -> dict[str, float]:
+        for instance_type, rate in value.items():
+            if not INSTANCE_TYPE.match(instance_type):
+                raise ValueError(f"{instance_type!r} is not a SageMaker instance type (e.g. ml.m5.xlarge)")
+            if not 0 < rate < 10_000:
+                raise ValueError(f"{instance_type}: expected USD per hour above 0, not {rate}")
+        return value
+
+    @field_validator("cur_table")
+    @classmethod
+    def _cur_table(cls, value: str | None) -> str | None:
+        # It is the one name a view's SQL takes from the configuration: an identifier pair, nothing else.
+        if value is not None and not QUALIFIED_TABLE.match(value):
+            raise ValueError("expected database.table in lowercase letters, digits and _ (e.g. billing.cur2)")
         return value
 
     @property

@@ -78,6 +78,12 @@ LAYOUTS = {
         TableLayout(
             "weekly_kpis", "KPIs per ISO week and scope (latest run)", key=("week", "scope", "scope_value")
         ),
+        TableLayout(
+            "prices",
+            "Hourly list prices of the instance types the jobs use (Price List API)",
+            key=("region", "instance_type", "usage"),
+            newest="fetched_at",
+        ),
     )
 }
 
@@ -108,7 +114,10 @@ def read_table(*, aws: AwsSession, config: AuditConfig, table: str) -> pd.DataFr
     path = _path(config, table)
     if not wr.s3.list_objects(path, suffix=".parquet", boto3_session=aws.boto3_session):
         return empty_frame(layout.schema)
-    frame = conform(wr.s3.read_parquet(path, dataset=True, boto3_session=aws.boto3_session), layout.schema)
+    frame = wr.s3.read_parquet(path, dataset=True, boto3_session=aws.boto3_session)
+    # A column added by a later version of isoaudit (e.g. the compute fields) is empty in older files.
+    added = [name for name in layout.schema.names if name not in frame.columns]
+    frame = conform(frame.reindex(columns=[*frame.columns, *added]), layout.schema)
     # A write interrupted before its clean-up leaves two versions of some rows: the newest one is the truth.
     if layout.newest:
         frame = frame.sort_values(layout.newest, kind="stable")

@@ -31,6 +31,8 @@ What the emulator adds to moto, as a WSGI middleware around moto's application:
   most 100, as on AWS) are applied around its answer. That whole listing is kept until SageMaker's state
   changes (any SageMaker write, or `forget_listings` from the history module): moto recomputes every
   record on every call, a cost AWS's index does not have.
+- The AWS Price List API's `GetProducts`, which moto lacks, for the demo's instance types, in AWS's wire
+  format (`isoaudit.emulator.pricing`). With `Faults.denied` it answers AccessDenied like any other.
 - SageMaker `Search(Resource="HyperParameterTuningJob")`, which AWS serves and moto 5.2 refuses (not in its
   resource list): each result is the tuning job's Describe record, without the fields it lacks, with its
   tags, under `HyperParameterTuningJob`, as AWS's HyperParameterTuningJobSearchEntity; then filtered,
@@ -69,6 +71,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from moto.sagemaker.models import sagemaker_backends
 from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+from isoaudit.emulator import pricing
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -211,6 +215,16 @@ class _Middleware:
     def _answer(
         self, environ: dict[str, Any], start_response: Callable[..., Any], request: RequestInfo
     ) -> Iterable[bytes]:
+        if request.service == "pricing" and request.operation == "GetProducts":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            return _respond(
+                start_response,
+                status="200 OK",
+                content_type="application/x-amz-json-1.1",
+                body=json.dumps(
+                    pricing.get_products(json.loads(environ["wsgi.input"].read(length) or b"{}"))
+                ),
+            )
         if request.service == "sagemaker":
             if request.operation in _LISTINGS:
                 return self._listing(environ, start_response, request)

@@ -21,6 +21,7 @@ from isoaudit.config import AuditConfig
 from isoaudit.metrics.columns import categorical, codes, from_micros, micros
 from isoaudit.metrics.episodes import HISTORY_COLUMNS, VIOLATIONS, launchers, runs_history
 from isoaudit.metrics.failures import classify_failures
+from isoaudit.metrics.money import Rates, job_money
 from isoaudit.metrics.weeks import week_labels
 from isoaudit.schema import JOB_FACTS, JOBS
 
@@ -31,7 +32,9 @@ SDK_SUFFIX = r"-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-\d{3}$"
 _SDK_SUFFIX_LENGTH = 24
 
 
-def job_facts(jobs: pd.DataFrame, accounts: pd.DataFrame, *, config: AuditConfig) -> pd.DataFrame:
+def job_facts(
+    jobs: pd.DataFrame, accounts: pd.DataFrame, *, config: AuditConfig, rates: Rates | None = None
+) -> pd.DataFrame:
     """JOB_FACTS rows for JOBS rows (same order and index); `accounts` follows ACCOUNTS.
 
     The JOB_FACTS columns are followed by HISTORY_COLUMNS (violation, remediated_at, next_run_at), which
@@ -86,6 +89,7 @@ def job_facts(jobs: pd.DataFrame, accounts: pd.DataFrame, *, config: AuditConfig
         week = week_labels(jobs["creation_time"])
         failure_class = classify_failures(jobs["failure_reason"], failed=failed)
 
+        compute_hours, spend = job_money(jobs, rates or Rates(listed={}, negotiated=config.negotiated_rates))
         family_codes, family_names = _family_codes(
             *stems.result(), job_tags, tag_codes, tag_key=config.family_tag_key
         )
@@ -110,6 +114,8 @@ def job_facts(jobs: pd.DataFrame, accounts: pd.DataFrame, *, config: AuditConfig
         compliant=compliant,
         week=week,
         failure_class=failure_class,
+        compute_hours=compute_hours,
+        spend_usd=spend,
         violation=categorical(history.violation, list(VIOLATIONS)),
         remediated_at=from_micros(history.remediated_at),
         next_run_at=from_micros(history.next_run_at),

@@ -20,6 +20,7 @@ from isoaudit.metrics.attribution import POSTURES
 from isoaudit.metrics.columns import NAT, as_text, codes, micros
 from isoaudit.metrics.coverage import account_audits
 from isoaudit.metrics.episodes import VIOLATIONS, dormant_spans, every_episode_table, runs_only, with_history
+from isoaudit.metrics.money import finish_money, money_sums, money_weights
 from isoaudit.metrics.weeks import ONE_WEEK, week_start
 from isoaudit.schema import KPI_SCOPES, WEEKLY_KPIS, conform
 
@@ -87,11 +88,15 @@ def weekly_kpis(
     spans = _dormant_episodes(facts, episodes, dormant_days=dormant_days)
     audits = account_audits(coverage, weeks=selected) if coverage is not None else None
     stale = _stale(audits, facts) if audits is not None else None
+    weights = money_weights(facts)
+    week_position = _positions(facts["week"], selected, missing=-1)
     frames = []
     for scope in KPI_SCOPES:
         column = _SCOPE_COLUMNS[scope]
+        value, labels = _labels(facts[column]) if column != "org" else (None, ["org"])
         parts = [
             _job_counts(facts, column=column, week_class=week_class, weeks=selected),
+            money_sums(weights, value=value, labels=labels, week=week_position, weeks=selected),
             _closed(episodes, column=column, weeks=selected, starts=starts, ends=ends),
             _active(episodes["opened"], episodes["closed"], episodes[column], weeks=selected, ends=ends,
                     name="episodes_open"),
@@ -324,6 +329,7 @@ def _finish(table: pd.DataFrame, *, scope: str) -> pd.DataFrame:
     table = table.reindex(columns=[*table.columns, *(c for c in WEEKLY_KPIS.names if c not in table.columns)])
     table[counts] = table[counts].fillna(0).astype(np.int64)
     return table.assign(
+        **finish_money(table),
         scope=scope,
         isolation_rate=_percent(table["compliant"], table["jobs"]),
         production_isolation_rate=_percent(table["production_compliant"], table["production_jobs"]),

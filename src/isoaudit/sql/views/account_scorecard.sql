@@ -3,7 +3,9 @@
 -- Columns: week, account_id, account_name, ou_path, jobs, compliant, isolation_rate (%), production_jobs,
 --   production_isolation_rate (%), violations, new_violations, repeat_violations, tier_isolated_vpc,
 --   tier_isolated, tier_vpc_only, tier_open, episodes_closed, mttr_hours, median_ttr_hours, p90_ttr_hours,
---   episodes_open, episodes_dormant, dependency_failures, stale_accounts
+--   episodes_open, episodes_dormant, dependency_failures, stale_accounts, compute_hours,
+--   spend_usd (list price, USD), exposed_spend_usd, isolated_spend_share (%), dependency_failure_spend_usd,
+--   unpriced_jobs
 SELECT
     kpis.week,
     kpis.scope_value AS account_id,
@@ -28,7 +30,13 @@ SELECT
     kpis.episodes_open,
     kpis.episodes_dormant,
     kpis.dependency_failures,
-    kpis.stale_accounts
+    kpis.stale_accounts,
+    kpis.compute_hours,
+    kpis.spend_usd,
+    kpis.exposed_spend_usd,
+    kpis.isolated_spend_share,
+    kpis.dependency_failure_spend_usd,
+    kpis.unpriced_jobs
 FROM weekly_kpis AS kpis
 LEFT JOIN accounts ON accounts.account_id = kpis.scope_value
 WHERE kpis.scope = 'account'

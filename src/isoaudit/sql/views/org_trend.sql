@@ -3,7 +3,9 @@
 -- Columns: week, jobs, compliant, isolation_rate (%), production_jobs, production_isolation_rate (%),
 --   violations, new_violations, repeat_violations, tier_isolated_vpc, tier_isolated, tier_vpc_only,
 --   tier_open, episodes_closed, mttr_hours, median_ttr_hours, p90_ttr_hours, episodes_open,
---   episodes_dormant, dependency_failures, stale_accounts, audit_coverage (%)
+--   episodes_dormant, dependency_failures, stale_accounts, compute_hours,
+--   spend_usd (list price, USD), exposed_spend_usd, isolated_spend_share (%), dependency_failure_spend_usd,
+--   unpriced_jobs, audit_coverage (%)
 WITH latest_status AS (
     -- A re-run of a week reads an account-region again: its latest row counts.
     SELECT
@@ -47,6 +49,12 @@ SELECT
     kpis.episodes_dormant,
     kpis.dependency_failures,
     kpis.stale_accounts,
+    kpis.compute_hours,
+    kpis.spend_usd,
+    kpis.exposed_spend_usd,
+    kpis.isolated_spend_share,
+    kpis.dependency_failure_spend_usd,
+    kpis.unpriced_jobs,
     runs.audit_coverage
 FROM weekly_kpis AS kpis
 LEFT JOIN runs ON runs.audit_week = kpis.week
