@@ -14,8 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from isoaudit.alerts import new_violations_message
-from isoaudit.aws import ec2, lake, organizations, sns
+from isoaudit.aws import ec2, lake, organizations, quotas, sns
 from isoaudit.aws.organizations import Account
+from isoaudit.aws.quotas import Pacer
 from isoaudit.aws.session import AwsSession, default_session
 from isoaudit.collect import (
     AccountAudit,
@@ -67,7 +68,9 @@ def start_run(
 
 
 def management_session(config: AuditConfig) -> AwsSession:
-    return default_session(region=config.home_region, endpoint_url=config.endpoint_url)
+    scale = config.api_quota_scale
+    pacer = Pacer(quotas.scaled(quotas.QUOTAS, scale) if scale else {})
+    return default_session(region=config.home_region, endpoint_url=config.endpoint_url, pacer=pacer)
 
 
 def discover(*, aws: AwsSession, config: AuditConfig, run: AuditRun) -> Organization:

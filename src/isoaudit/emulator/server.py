@@ -19,6 +19,9 @@ What the emulator adds to moto, as a WSGI middleware around moto's application:
   with any status, content type and body, e.g. `200 OK` with an HTML page as a misconfigured proxy sends,
   or `403` in `text/plain`. And `Faults.ignore_sort_order`: the SageMaker lists then keep moto's own order
   whatever SortOrder asks, as plain moto does, to test a listing against a server that does not sort.
+- AWS's request quotas (`Faults.quotas`, e.g. `isoaudit.aws.quotas.QUOTAS`): a token bucket per
+  (account, region, operation); a request beyond it is answered as AWS answers it (SageMaker's JSON
+  `ThrottlingException` "Rate exceeded", EC2's `RequestLimitExceeded`).
 - Latency and throttling (`Faults`), changeable at any time, so a test can seed data quickly and slow or
   throttle the API afterwards. Throttling answers in each protocol's own shape, so botocore's retry logic
   recognises it as on AWS. `/moto-api` (reset, seed) is never delayed nor throttled.
@@ -53,7 +56,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,6 +72,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from moto.sagemaker.models import sagemaker_backends
 from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+from isoaudit.aws.quotas import Rate, TokenBucket
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -118,23 +123,37 @@ class Faults:
     seed: int = 7
     broken: tuple[BrokenAnswer, ...] = ()
     ignore_sort_order: bool = False
+    # AWS's request quotas per (account, region, operation) (`isoaudit.aws.quotas`); None: unlimited.
+    quotas: Mapping[tuple[str, str], Rate] | None = None
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)
     throttled: Counter[tuple[str, str]] = field(default_factory=Counter)
     peak_in_flight: int = 0  # most requests answered at once since the last reset
     _in_flight: int = field(default=0, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _rng: random.Random = field(init=False, repr=False)
+    _buckets: dict[tuple[str, str, str, str], TokenBucket] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)  # noqa: S311  (repeatable faults, not secrets)
 
-    def record(self, request: RequestInfo) -> bool:
-        """Count the request; True when it must be throttled."""
+    def quota(self, request: RequestInfo) -> Rate | None:
+        return None if self.quotas is None else self.quotas.get((request.service, request.operation))
+
+    def record(self, request: RequestInfo, *, account: str = "") -> bool:
+        """Count the request; True when it must be throttled: at random (`throttle_rate`), or beyond the
+        quota of its (account, region, operation), one token bucket each, as AWS does."""
         key = (request.service, request.operation)
+        rate = self.quota(request)
         with self._lock:
             self.requests[key] += 1
             applies = self.throttled_services is None or request.service in self.throttled_services
             throttle = applies and self.throttle_rate > 0 and self._rng.random() < self.throttle_rate
+            if rate is not None and not throttle:
+                bucket_key = (account, request.region, request.service, request.operation)
+                bucket = self._buckets.get(bucket_key)
+                if bucket is None:
+                    bucket = self._buckets[bucket_key] = TokenBucket(rate)
+                throttle = not bucket.take()
             if throttle:
                 self.throttled[key] += 1
         return throttle
@@ -156,6 +175,7 @@ class Faults:
             self.requests.clear()
             self.throttled.clear()
             self.peak_in_flight = self._in_flight
+            self._buckets.clear()  # full again, at the quotas set now
 
 
 class _Middleware:
@@ -179,7 +199,10 @@ class _Middleware:
             forget_listings()
             return self._moto_app(environ, start_response)
         request = _read_request(environ)
-        throttle = self._faults.record(request)
+        account = ""
+        if self._faults.quota(request) is not None:
+            account = self._caller_account(environ.get("HTTP_AUTHORIZATION", ""))
+        throttle = self._faults.record(request, account=account)
         with self._faults.in_flight():
             if self._faults.latency_seconds > 0:
                 time.sleep(self._faults.latency_seconds)
