@@ -104,11 +104,13 @@ def discover(*, aws: AwsSession, config: AuditConfig, run: AuditRun) -> Organiza
             full_listing_every_days=config.full_listing_every_days,
         )
         known = stored.result().groupby(["account_id", "region"])["job_arn"].agg(frozenset)
-    # A full listing then fetches only the jobs that the history lacks or that changed.
+    # A full listing then fetches only the jobs that the history lacks or that changed. An account-region
+    # the history holds without its coverage is listed fully (only the others are a first listing).
     plans = {
         key: replace(plan, known=known.get(key, frozenset())) if plan.full else plan
         for key, plan in plans.items()
     }
+    plans |= {key: RegionPlan(known=arns) for key, arns in known.items() if key not in plans}
     return Organization(accounts=accounts, default_regions=regions, plans=plans)
 
 

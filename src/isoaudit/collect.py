@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -21,7 +21,7 @@ from isoaudit.aws.sagemaker import JobKind
 from isoaudit.aws.session import AwsSession
 from isoaudit.config import AuditConfig
 from isoaudit.errors import AUDIT_ERRORS, describe_failure
-from isoaudit.records import job_rows, usable_records
+from isoaudit.records import Kept, RowKeeper, job_rows, usable_records
 from isoaudit.schema import COVERAGE, JOBS, conform, empty_frame
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,9 @@ class RegionPlan:
     full: bool = True
     since: datetime | None = None
     known: frozenset[str] = field(default=frozenset(), repr=False)
+    # Never audited and absent from the history: Search's records are the listing, and List reads only
+    # what Search's index may not hold yet (see `_read_region`).
+    first: bool = False
 
     @property
     def listing(self) -> str:
@@ -56,6 +59,7 @@ class RegionPlan:
 
 
 FULL_LISTING = RegionPlan()
+FIRST_LISTING = RegionPlan(first=True)
 
 # Search reads an index that can lag behind the jobs: each incremental read starts this long before the
 # previous audit of the account-region, and the merge by ARN absorbs the overlap.
@@ -179,7 +183,7 @@ def audit_account(
                     account,
                     region,
                     run,
-                    plans.get((account.account_id, region), FULL_LISTING),
+                    plans.get((account.account_id, region), FIRST_LISTING),
                     coverage,
                     slots,
                 ),
@@ -203,11 +207,16 @@ def _audit_region(
 ) -> tuple[pd.DataFrame, frozenset[str]]:
     """The region's fetched jobs, and the ARNs its full listing returned (none when not fully listed)."""
     counted = member.counted()
+    keeper = RowKeeper(
+        kind=sagemaker.TRAINING, account_id=account.account_id, region=region, seen_at=run.started_at
+    )
     with slots:
         try:
-            read = _guarded(lambda: _read_region(counted, region, plan), context=f"cannot read {region}")
+            read = _guarded(
+                lambda: _read_region(counted, region, plan, keeper), context=f"cannot read {region}"
+            )
             jobs, left_out = _guarded(
-                lambda: _rows(read, account_id=account.account_id, region=region, run=run),
+                lambda: _rows(read, keeper, account_id=account.account_id, region=region, run=run),
                 context=f"cannot store the jobs of {region}",
             )
         except _Gap as gap:
@@ -224,10 +233,11 @@ def _audit_region(
 
 
 def _rows(
-    read: _RegionRead, *, account_id: str, region: str, run: AuditRun
+    read: _RegionRead, keeper: RowKeeper, *, account_id: str, region: str, run: AuditRun
 ) -> tuple[pd.DataFrame, list[str]]:
     """The JOBS rows of a region's records, and a note per record left out because it is unusable."""
-    frames, left_out = [], []
+    training, left_out = keeper.frame(read.training)
+    frames = [training]
     for kind, found in read.records.items():
         usable, unusable = usable_records(found, kind=kind)
         left_out += unusable
@@ -239,15 +249,20 @@ def _rows(
 
 @dataclass(frozen=True)
 class _RegionRead:
-    records: dict[JobKind, list[dict[str, Any]]]  # fetched: new or changed jobs, by kind
+    training: list[Kept]  # fetched training jobs, kept as rows (see `RowKeeper`)
+    records: dict[JobKind, list[dict[str, Any]]]  # fetched: new or changed jobs of the other kinds
     listed: frozenset[str]  # ARNs of a full listing, fetched or not
 
 
-def _read_region(aws: AwsSession, region: str, plan: RegionPlan) -> _RegionRead:
+def _read_region(aws: AwsSession, region: str, plan: RegionPlan, keeper: RowKeeper) -> _RegionRead:
     """The records of the jobs changed since the plan's watermark (of every job when it has none).
 
     Training jobs come whole from Search, 100 a call. A full listing also lists them, concurrently, as the
     ground truth, and describes what Search missed (its index lags) unless the history has it unchanged.
+    The first listing of an account-region the history has never seen lists only the jobs changed within
+    SEARCH_INDEX_LAG, what the index may lack (as every incremental run trusts it for the rest): with no
+    history, there is no deletion to prove, and a whole List would read every job a second time (4,622
+    calls more on 462,178 jobs). The next periodic full listing lists them all.
     Tuning jobs come whole from Search too (every one on a full listing, which proves they still exist),
     so that one that has launched nothing yet shows; a tuning job named by a training job but missing from
     both Search and the history is described. Processing jobs have no Search: they are listed, and the new
@@ -256,13 +271,18 @@ def _read_region(aws: AwsSession, region: str, plan: RegionPlan) -> _RegionRead:
     since = plan.since
     full_since = None if plan.full else since
     with ThreadPoolExecutor(max_workers=4) as pool:
-        searched = pool.submit(sagemaker.search_jobs, aws=aws, region=region, modified_after=since)
-        listed = pool.submit(_summaries, aws, region, sagemaker.TRAINING, None) if plan.full else None
+        searched = pool.submit(
+            sagemaker.search_jobs, aws=aws, region=region, modified_after=since, keep=keeper
+        )
+        listed = None
+        if plan.full:
+            recent = datetime.now(UTC) - SEARCH_INDEX_LAG if plan.first else None
+            listed = pool.submit(_summaries, aws, region, sagemaker.TRAINING, recent)
         processing = pool.submit(_summaries, aws, region, sagemaker.PROCESSING, full_since)
         tuning_search = pool.submit(
             sagemaker.search_jobs, aws=aws, region=region, kind=sagemaker.TUNING, modified_after=full_since
         )
-        training = {record["TrainingJobArn"]: record for record in searched.result()}
+        training = {kept.row[0] if kept.row else kept.note: kept for kept in searched.result()}
         listed_training = listed.result() if listed else {}
         listed_processing = processing.result()
         tuning = {record["HyperParameterTuningJobArn"]: record for record in tuning_search.result()}
@@ -277,7 +297,7 @@ def _read_region(aws: AwsSession, region: str, plan: RegionPlan) -> _RegionRead:
 
     unsearched = {arn: summary for arn, summary in listed_training.items() if arn not in training}
     training |= {
-        record["TrainingJobArn"]: record
+        record["TrainingJobArn"]: keeper(record)
         for record in sagemaker.describe_jobs(
             aws=aws,
             region=region,
@@ -286,7 +306,6 @@ def _read_region(aws: AwsSession, region: str, plan: RegionPlan) -> _RegionRead:
         )
     }
     records = {
-        sagemaker.TRAINING: list(training.values()),
         sagemaker.TUNING: _tuning_records(aws, region, plan, searched=tuning, training=training),
         sagemaker.PROCESSING: sagemaker.describe_jobs(
             aws=aws,
@@ -295,12 +314,12 @@ def _read_region(aws: AwsSession, region: str, plan: RegionPlan) -> _RegionRead:
             names=to_fetch(listed_processing, sagemaker.PROCESSING),
         ),
     }
-    listed_arns = (
-        frozenset(listed_training) | frozenset(listed_processing) | frozenset(tuning)
-        if plan.full
-        else frozenset()
-    )
-    return _RegionRead(records=records, listed=listed_arns)
+    listed_arns = frozenset()
+    if plan.full:
+        listed_arns = frozenset(listed_training) | frozenset(listed_processing) | frozenset(tuning)
+    if plan.first:
+        listed_arns |= frozenset(training)
+    return _RegionRead(training=list(training.values()), records=records, listed=listed_arns)
 
 
 def _tuning_records(
@@ -309,17 +328,17 @@ def _tuning_records(
     plan: RegionPlan,
     *,
     searched: dict[str, dict[str, Any]],
-    training: dict[str, dict[str, Any]],
+    training: dict[str, Kept],
 ) -> list[dict[str, Any]]:
     """The tuning jobs to store: those Search returned that the history lacks or that changed, and, whole
     from Describe, those that `training` jobs name but neither Search nor the history has (its index lags)."""
     unknown = sorted(
         {
-            record["TuningJobArn"].rsplit("/", 1)[-1]
-            for record in training.values()
-            if record.get("TuningJobArn")
-            and record["TuningJobArn"] not in searched
-            and record["TuningJobArn"] not in plan.known
+            kept.tuning_job_arn.rsplit("/", 1)[-1]
+            for kept in training.values()
+            if kept.tuning_job_arn
+            and kept.tuning_job_arn not in searched
+            and kept.tuning_job_arn not in plan.known
         }
     )
     fetched = [

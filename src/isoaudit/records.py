@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -106,34 +106,76 @@ def usable_records(
     return usable, left_out
 
 
+def job_row(
+    record: dict[str, Any], *, kind: JobKind, account_id: str, region: str, seen_at: datetime
+) -> dict[str, Any]:
+    return {
+        "job_arn": record[kind.arn_key],
+        "job_kind": kind.name,
+        "account_id": account_id,
+        "region": region,
+        "job_name": record[kind.name_key],
+        "failure_reason": record.get("FailureReason") or "",
+        "creation_time": record.get("CreationTime"),
+        "last_modified_time": record.get("LastModifiedTime"),
+        "tags_json": json.dumps(
+            {tag["Key"]: tag["Value"] for tag in record.get("Tags") or []}, sort_keys=True
+        ),
+        "first_seen": seen_at,
+        "last_seen": seen_at,
+        "listed": True,
+        **_BY_KIND[kind.name](record),
+    }
+
+
 def job_rows(
     records: Iterable[dict[str, Any]], *, kind: JobKind, account_id: str, region: str, seen_at: datetime
 ) -> pd.DataFrame:
     """One JOBS row per record; `seen_at` is this audit's time (first and last seen)."""
-    rows = []
-    for record in records:
-        rows.append(
-            {
-                "job_arn": record[kind.arn_key],
-                "job_kind": kind.name,
-                "account_id": account_id,
-                "region": region,
-                "job_name": record[kind.name_key],
-                "failure_reason": record.get("FailureReason") or "",
-                "creation_time": record.get("CreationTime"),
-                "last_modified_time": record.get("LastModifiedTime"),
-                "tags_json": json.dumps(
-                    {tag["Key"]: tag["Value"] for tag in record.get("Tags") or []}, sort_keys=True
-                ),
-                "first_seen": seen_at,
-                "last_seen": seen_at,
-                "listed": True,
-                **_BY_KIND[kind.name](record),
-            }
-        )
-    if not rows:
-        return empty_frame(JOBS)
-    frame = pd.DataFrame(rows)
+    rows = [
+        job_row(record, kind=kind, account_id=account_id, region=region, seen_at=seen_at)
+        for record in records
+    ]
+    return _frame(pd.DataFrame(rows)) if rows else empty_frame(JOBS)
+
+
+class Kept(NamedTuple):
+    """What a long listing keeps of a record: its row as a tuple (a twentieth of the record's memory), or
+    the note that leaves it out; and the tuning job that launched it."""
+
+    row: tuple[Any, ...] | None
+    note: str
+    tuning_job_arn: str
+
+
+class RowKeeper:
+    """Turns each record into its `Kept` as pages arrive, so that 462,178 records are never held at once."""
+
+    def __init__(self, *, kind: JobKind, account_id: str, region: str, seen_at: datetime) -> None:
+        self._where = {"kind": kind, "account_id": account_id, "region": region, "seen_at": seen_at}
+        self.kind = kind
+        self._columns: tuple[str, ...] = ()
+
+    def __call__(self, record: dict[str, Any]) -> Kept:
+        _, left_out = usable_records([record], kind=self.kind)
+        tuning = record.get("TuningJobArn") or ""
+        if left_out:
+            return Kept(None, left_out[0], tuning)
+        row = job_row(record, **self._where)
+        self._columns = self._columns or tuple(row)
+        return Kept(tuple(row.values()), "", tuning)
+
+    def frame(self, kept: Iterable[Kept]) -> tuple[pd.DataFrame, list[str]]:
+        """The JOBS rows of these, and the notes of those left out."""
+        kept = list(kept)
+        rows = [item.row for item in kept if item.row is not None]
+        notes = [item.note for item in kept if item.row is None]
+        if not rows:
+            return empty_frame(JOBS), notes
+        return _frame(pd.DataFrame.from_records(rows, columns=list(self._columns))), notes
+
+
+def _frame(frame: pd.DataFrame) -> pd.DataFrame:
     for column in (
         "creation_time",
         "start_time",

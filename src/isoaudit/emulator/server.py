@@ -34,6 +34,8 @@ What the emulator adds to moto, as a WSGI middleware around moto's application:
   most 100, as on AWS) are applied around its answer. That whole listing is kept until SageMaker's state
   changes (any SageMaker write, or `forget_listings` from the history module): moto recomputes every
   record on every call, a cost AWS's index does not have.
+- Bulk regions (`isoaudit.emulator.bulk`): hundreds of thousands of training jobs held as columns, served
+  by Search and ListTrainingJobs like any listing, for benchmarks at the scale of the largest accounts.
 - SageMaker `Search(Resource="HyperParameterTuningJob")`, which AWS serves and moto 5.2 refuses (not in its
   resource list): each result is the tuning job's Describe record, without the fields it lacks, with its
   tags, under `HyperParameterTuningJob`, as AWS's HyperParameterTuningJobSearchEntity; then filtered,
@@ -56,7 +58,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -74,6 +76,7 @@ from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from isoaudit.aws.quotas import Rate, TokenBucket
+from isoaudit.emulator.bulk import BulkListing, BulkRegion, bulk_region
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -103,6 +106,7 @@ class BrokenAnswer:
     content_type: str = "text/html"
     body: str = "<html><head><title>Gateway</title></head><body>Service temporarily moved</body></html>"
     account: str | None = None
+    resource: str | None = None  # Search only: of this Resource only (e.g. "TrainingJob")
 
 
 @dataclass
@@ -127,6 +131,8 @@ class Faults:
     quotas: Mapping[tuple[str, str], Rate] | None = None
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)
     throttled: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # Answered (not throttled) requests per (account, service, operation), of operations under a quota.
+    by_account: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     peak_in_flight: int = 0  # most requests answered at once since the last reset
     _in_flight: int = field(default=0, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -156,6 +162,8 @@ class Faults:
                 throttle = not bucket.take()
             if throttle:
                 self.throttled[key] += 1
+            elif rate is not None:
+                self.by_account[(account, request.service, request.operation)] += 1
         return throttle
 
     @contextmanager
@@ -174,6 +182,7 @@ class Faults:
         with self._lock:
             self.requests.clear()
             self.throttled.clear()
+            self.by_account.clear()
             self.peak_in_flight = self._in_flight
             self._buckets.clear()  # full again, at the quotas set now
 
@@ -185,7 +194,7 @@ class _Middleware:
         self._moto_app = moto_app
         self._faults = faults
         # The filtered, sorted answer held between the pages of one listing, as a server-side cursor.
-        self._cursors: dict[str, list[dict[str, Any]]] = {}
+        self._cursors: dict[str, Sequence[dict[str, Any]]] = {}
         # moto's whole answer per (account, region, operation, request), tagged with the generation of
         # SageMaker's state it was computed at.
         self._cache: dict[tuple[str, str, str, str], tuple[int, list[dict[str, Any]]]] = {}
@@ -220,6 +229,8 @@ class _Middleware:
     def _broken_answer(self, environ: dict[str, Any], request: RequestInfo) -> BrokenAnswer | None:
         for broken in self._faults.broken:
             if (broken.service, broken.operation) != (request.service, request.operation):
+                continue
+            if broken.resource is not None and _json_body(environ).get("Resource") != broken.resource:
                 continue
             if broken.account is None or broken.account == self._caller_account(
                 environ.get("HTTP_AUTHORIZATION", "")
@@ -266,6 +277,16 @@ class _Middleware:
         sort_by = request.pop("SortBy", shape.default_sort_by)
         descending = request.pop("SortOrder", shape.default_sort_order) == "Descending"
         results = self._cursors.get(cursor)
+        bulk = None
+        if results is None and request_info.operation in ("Search", "ListTrainingJobs"):
+            caller = self._caller_account(environ.get("HTTP_AUTHORIZATION", ""))
+            bulk = bulk_region(caller, request_info.region)
+            if request.get("Resource", "TrainingJob") != "TrainingJob":
+                bulk = None
+        if bulk is not None:
+            results = _bulk_listing(bulk, shape, request, descending=descending)
+            cursor = uuid.uuid4().hex
+            self._cursors[cursor] = results
         if results is None:
             conditions = shape.pop_conditions(request)
             whole = self._whole_listing(environ, request_info, request)
@@ -491,6 +512,20 @@ def _search_tuning_jobs(*, account: str, region: str, request: dict[str, Any]) -
     ]
 
 
+def _bulk_listing(
+    bulk: BulkRegion, shape: _ListingShape, request: dict[str, Any], *, descending: bool
+) -> BulkListing:
+    """A listing of a bulk region (`isoaudit.emulator.bulk`): time filters only, sorted by creation time
+    (its jobs' other times follow it)."""
+    conditions = shape.pop_conditions(request)
+    if request.get("SearchExpression"):
+        raise ValueError(f"emulator: a bulk region supports time filters only, not {request}")
+    low, high = bulk.select(
+        [(condition["Name"], condition["Operator"], _instant(condition["Value"])) for condition in conditions]
+    )
+    return BulkListing(bulk, low=low, high=high, descending=descending, search=shape.search)
+
+
 def _json_record(value: Any) -> Any:
     """A moto record as the JSON protocol sends it: times as epoch seconds (moto's are naive UTC), absent
     fields left out."""
@@ -572,6 +607,14 @@ def _read_request(environ: dict[str, Any]) -> RequestInfo:
         protocol="rest",
         form={},
     )
+
+
+def _json_body(environ: dict[str, Any]) -> dict[str, Any]:
+    """A JSON request's body; put back, so that the next reader reads it too."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return json.loads(body or b"{}")
 
 
 def _read_form(environ: dict[str, Any]) -> dict[str, str]:

@@ -1,0 +1,252 @@
+"""Benchmark: the largest organizations, under AWS's request quotas.
+
+One account-region with 462,178 training jobs (the region a Prowler user reported a 12-hour hang on), held
+in the emulator as a bulk region (`isoaudit.emulator.bulk`: moto's objects would take gigabytes), served
+under the quotas of `isoaudit.aws.quotas` with latency per call; the collector paces itself at the same
+quotas. Measured in one run:
+
+- the first full collection: API calls per job, wall time over the bound max(calls x latency / concurrency,
+  longest chain x latency, quota bound), where the quota bound is the busiest account's calls of one
+  operation over that operation's rate; the collector's peak memory beyond its own before the collection
+  (the emulator runs in a process of its own);
+- a re-run with nothing new: calls per account-region.
+
+Time is compressed by SPEED: quotas SPEED times AWS's and latency 1/SPEED of 250 ms, so a bound of hours
+takes minutes here; the ratios are those of AWS's speed.
+
+The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import resource
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
+
+os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+for variable in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "MOTO_ACCOUNT_ID"):
+    os.environ.pop(variable, None)
+
+from isoaudit import audit  # noqa: E402
+from isoaudit.aws import quotas, sagemaker  # noqa: E402
+from isoaudit.collect import AccountAudit, AuditRun  # noqa: E402
+from isoaudit.config import AuditConfig, load_config  # noqa: E402
+
+LARGE_JOBS = int(os.environ.get("SCALE_JOBS", "462178"))
+REGION = "us-east-1"
+SPEED = float(os.environ.get("SCALE_SPEED", "20"))
+LATENCY_SECONDS = 0.25 / SPEED
+CONCURRENCY = 8
+NOW = datetime(2026, 11, 30, 6, tzinfo=UTC)
+# The jobs of the large region: one every 2 minutes, the newest two days old.
+SPACING = timedelta(minutes=2)
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class EmulatorProcess:
+    """The emulator in a process of its own (moto's CPU and memory are not the collector's)."""
+
+    def __init__(self, target: object, *args: object) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child = context.Pipe()
+        self._process = context.Process(target=target, args=(child, *args), daemon=True)
+        self._process.start()
+        self.url, self.built = self._pipe.recv()
+
+    def call(self, command: str, **arguments: object) -> object:
+        self._pipe.send((command, arguments))
+        return self._pipe.recv()
+
+    def stop(self) -> None:
+        self.call("stop")
+        self._process.join(timeout=30)
+
+
+def serve_large_region(pipe: Connection, jobs: int) -> None:
+    from moto.sagemaker.models import sagemaker_backends
+
+    from isoaudit.emulator import AccountSpec, JobSpec, OrganizationSpec, build_organization, start_emulator
+    from isoaudit.emulator.bulk import seed_bulk_region
+    from isoaudit.emulator.server import _json_record
+
+    with start_emulator(seed=11) as emulator:
+        spec = OrganizationSpec(
+            accounts=(AccountSpec("large", "large", "/Workloads/Production", tags={"team": "scale"}),),
+            jobs=(JobSpec("large", REGION, "template", NOW - timedelta(days=400), True, vpc=True),),
+            regions=(REGION,),
+        )
+        built = build_organization(endpoint_url=emulator.url, spec=spec)
+        account = built.account_ids["large"]
+        template_job = sagemaker_backends[account][REGION].training_jobs["template"]
+        template = {**_json_record(template_job.response_object), "Tags": [{"Key": "team", "Value": "ml"}]}
+        newest = NOW - timedelta(days=2)
+        created = [newest - SPACING * (jobs - 1 - n) for n in range(jobs)]
+        seed_bulk_region(
+            account=account,
+            region=REGION,
+            prefix="train",
+            created=created,
+            isolated=[n % 3 != 0 for n in range(jobs)],
+            template=template,
+        )
+        del created
+        pipe.send((emulator.url, built))
+        _serve(pipe, emulator)
+
+
+def _serve(pipe: Connection, emulator) -> None:
+    faults = emulator.faults
+    while True:
+        command, arguments = pipe.recv()
+        if command == "faults":
+            faults.latency_seconds = arguments["latency_seconds"]
+            faults.quotas = quotas.scaled(quotas.QUOTAS, arguments["speed"]) if arguments["speed"] else None
+            pipe.send(None)
+        elif command == "reset_counts":
+            faults.reset_counts()
+            pipe.send(None)
+        elif command == "counts":
+            pipe.send(
+                {
+                    "requests": sum(faults.requests.values()),
+                    "throttled": sum(faults.throttled.values()),
+                    "by_operation": dict(faults.requests),
+                    "by_account": dict(faults.by_account),
+                    "peak_in_flight": faults.peak_in_flight,
+                }
+            )
+        elif command == "rss":
+            pipe.send(_rss_mb())
+        else:
+            pipe.send(None)
+            return
+
+
+def collect(config: AuditConfig, *, at: datetime) -> tuple[list[AccountAudit], AuditRun]:
+    run = AuditRun(run_id=f"scale-{at:%H%M%S}", audit_week="bench", started_at=at)
+    aws = audit.management_session(config)
+    organization = audit.discover(aws=aws, config=config, run=run)
+    return audit.collect_organization(aws=aws, config=config, run=run, organization=organization), run
+
+
+def quota_bound(by_account: dict[tuple[str, str, str], int]) -> tuple[float, str]:
+    """The busiest (account, operation)'s calls over its rate, in seconds of this run's compressed time."""
+    worst, name = 0.0, ""
+    for (account, service, operation), calls in by_account.items():
+        rate = quotas.QUOTAS.get((service, operation))
+        if rate is not None and calls / (rate.per_second * SPEED) > worst:
+            worst, name = calls / (rate.per_second * SPEED), f"{operation} x{calls} in {account}"
+    return worst, name
+
+
+def listing_chain(jobs: int) -> int:
+    """Calls one after the other in the large region's Search: newest page, oldest page, longest slice."""
+    created = [NOW - timedelta(days=2) - SPACING * n for n in range(jobs)]
+    page = sagemaker.PAGE_SIZE
+    windows = sagemaker.slice_windows(newest=created[:page], oldest=created[-page:])
+    longest = max(sum(w.start <= moment <= w.end for moment in created) for w in windows)
+    return 2 + math.ceil(longest / page)
+
+
+def large_region() -> dict[str, float]:
+    print(f"seeding {LARGE_JOBS:,} training jobs in one account-region...", flush=True)
+    started = time.perf_counter()
+    emulator = EmulatorProcess(serve_large_region, LARGE_JOBS)
+    print(f"  seeded in {time.perf_counter() - started:.0f} s; emulator at {emulator.call('rss'):.0f} MB")
+    built = emulator.built
+    try:
+        config = load_config(
+            bucket=built.bucket,
+            endpoint_url=emulator.url,
+            role_name=built.spec.audit_role_name,
+            regions=[REGION],
+            concurrency=CONCURRENCY,
+            api_quota_scale=SPEED,
+        )
+        emulator.call("faults", latency_seconds=LATENCY_SECONDS, speed=SPEED)
+        emulator.call("reset_counts")
+        before_mb = _rss_mb()
+        started, cpu = time.perf_counter(), time.process_time()
+        audits, run = collect(config, at=NOW)
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        peak_mb = _rss_mb()
+        counts = emulator.call("counts")
+        collected = sum(len(done.jobs) for done in audits)
+        assert collected == LARGE_JOBS, f"collected {collected} of {LARGE_JOBS}"
+        calls = counts["requests"] - counts["throttled"]
+        chain = 1 + 2 * 3 + 2 + 2 + listing_chain(LARGE_JOBS)  # discovery (OU tree, lake), role, regions
+        latency_bound = calls * LATENCY_SECONDS / CONCURRENCY
+        by_quota, busiest = quota_bound(counts["by_account"])
+        bound = max(latency_bound, chain * LATENCY_SECONDS, by_quota)
+
+        emulator.call("faults", latency_seconds=0.0, speed=0)
+        stored_at = time.perf_counter()
+        audit.store(aws=audit.management_session(config), config=config, run=run, accounts=[], audits=audits)
+        store_wall = time.perf_counter() - stored_at
+        del audits
+
+        emulator.call("faults", latency_seconds=LATENCY_SECONDS, speed=SPEED)
+        emulator.call("reset_counts")
+        rerun, _ = collect(config, at=NOW + timedelta(hours=2))
+        rerun_counts = emulator.call("counts")
+        rerun_regions = sum(len(done.coverage) for done in rerun)
+        rerun_region_calls = sum(int(done.coverage["api_calls"].sum()) for done in rerun)
+        rerun_account_calls = 2 * len(rerun)  # AssumeRole and DescribeRegions per account
+        emulator_mb = emulator.call("rss")
+    finally:
+        emulator.stop()
+
+    print()
+    print(f"one account-region with {LARGE_JOBS:,} training jobs (and the management account)")
+    print(
+        f"quotas x{SPEED:g} AWS's, latency {LATENCY_SECONDS * 1000:.1f} ms a call (250 ms / {SPEED:g}), "
+        f"concurrency {CONCURRENCY}"
+    )
+    print("first full collection")
+    print(f"  API calls              {calls} ({counts['throttled']} throttled)  by operation:")
+    for (service, operation), count in sorted(counts["by_operation"].items()):
+        print(f"      {service}:{operation:<28} {count}")
+    print(f"  calls per job          {calls / LARGE_JOBS:.4f}")
+    print(f"  wall                   {wall:.1f} s  (isoaudit's CPU {cpu:.1f} s)")
+    print(
+        f"  bound                  {bound:.1f} s  (latency {latency_bound:.1f} s, chain of {chain} calls "
+        f"{chain * LATENCY_SECONDS:.1f} s, quota {by_quota:.1f} s: {busiest})"
+    )
+    print(f"  wall / bound           {wall / bound:.2f}")
+    print(
+        f"  collector memory       {before_mb:.0f} MB before, peak {peak_mb:.0f} MB: +{peak_mb - before_mb:.0f} MB"
+    )
+    print(f"  emulator memory        {emulator_mb:.0f} MB (its own process)")
+    print(f"  store (merge, write)   {store_wall:.1f} s")
+    print("re-run with nothing new")
+    print(
+        f"  calls                  {rerun_counts['requests'] - rerun_counts['throttled']} in all; "
+        f"{rerun_region_calls} in {rerun_regions} account-regions + {rerun_account_calls} per account"
+    )
+    per_region = (rerun_region_calls + rerun_account_calls) / rerun_regions
+    print(f"  calls / account-region {per_region:.2f}")
+    return {
+        "calls_per_job_full": round(calls / LARGE_JOBS, 4),
+        "wall_over_quota_bound": round(wall / bound, 2),
+        "collector_peak_mb": round(peak_mb - before_mb),
+        "large_rerun_calls_per_account_region": round(per_region, 2),
+    }
+
+
+def main() -> None:
+    figures = large_region()
+    print(json.dumps(figures))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
