@@ -242,8 +242,107 @@ def large_region() -> dict[str, float]:
     }
 
 
+SMALL_REGIONS = ("us-east-1", "eu-west-1")
+LAKE_SERVICES = ("s3", "glue", "athena")
+
+
+def small_org_spec():
+    """4 member accounts, 2 regions, 206 training jobs over the last 8 weeks."""
+    from isoaudit.emulator import AccountSpec, JobSpec, OrganizationSpec
+
+    accounts = tuple(
+        AccountSpec(f"team-{n}", f"team-{n}", "/Workloads/Production", tags={"team": f"team-{n}"})
+        for n in range(4)
+    )
+    jobs = tuple(
+        JobSpec(
+            accounts[n % 4].key,
+            SMALL_REGIONS[(n // 4) % 2],
+            f"model-{n % 7}-{n:04d}",
+            NOW - timedelta(days=56) + timedelta(hours=6.5 * n),
+            n % 3 != 0,
+        )
+        for n in range(206)
+    )
+    return OrganizationSpec(accounts=accounts, jobs=jobs, regions=SMALL_REGIONS)
+
+
+def serve_small_org(pipe: Connection) -> None:
+    from isoaudit.emulator import build_organization, start_emulator
+
+    with start_emulator(seed=13) as emulator:
+        built = build_organization(endpoint_url=emulator.url, spec=small_org_spec())
+        pipe.send((emulator.url, built))
+        _serve(pipe, emulator)
+
+
+def weekly_run(config: AuditConfig, *, at: datetime) -> None:
+    """The flow's steps (flows/weekly_audit.py) without Prefect: preflight, lock, discover, collect, store,
+    analyse, publish, deliver, alert."""
+    from isoaudit.aws import preflight, run_lock
+    from isoaudit.delivery import deliver
+    from isoaudit.metrics.report import report_json
+
+    aws = audit.management_session(config)
+    preflight.check(aws=aws, config=config)
+    run = audit.start_run(now=pd_timestamp(at))
+    with run_lock.held(aws=aws, config=config, run_id=run.run_id):
+        organization = audit.discover(aws=aws, config=config, run=run)
+        audits = audit.collect_organization(aws=aws, config=config, run=run, organization=organization)
+        policies = audit.preventive(aws=aws, accounts=organization.accounts)
+        stored = audit.store(aws=aws, config=config, run=run, accounts=organization.accounts, audits=audits)
+        analysis = audit.analyse(config=config, run=run, stored=stored, policies=policies)
+        workbook = audit.publish(aws=aws, config=config, analysis=analysis)
+        summary = {**report_json(analysis.weekly), "workbook": str(workbook)}
+        delivered = deliver(
+            aws=aws, config=config, run=run, weekly=analysis.weekly, workbook=workbook, summary=summary
+        )
+        audit.alert(aws=aws, config=config, run=run, analysis=analysis, report_uri=delivered.workbook_uri)
+
+
+def pd_timestamp(moment: datetime):
+    import pandas as pd
+
+    return pd.Timestamp(moment)
+
+
+def lake_calls(reports: str) -> dict[str, float]:
+    """S3, Glue and Athena calls of a weekly run whose definitions did not change (the second run)."""
+    emulator = EmulatorProcess(serve_small_org)
+    built = emulator.built
+    try:
+        config = load_config(
+            bucket=built.bucket,
+            endpoint_url=emulator.url,
+            role_name=built.spec.audit_role_name,
+            regions=list(SMALL_REGIONS),
+            reports_dir=reports,
+        )
+        weekly_run(config, at=NOW)
+        emulator.call("reset_counts")
+        weekly_run(config, at=NOW + timedelta(hours=3))
+        counts = emulator.call("counts")
+    finally:
+        emulator.stop()
+    lake = {key: count for key, count in counts["by_operation"].items() if key[0] in LAKE_SERVICES}
+    total = sum(lake.values())
+    print()
+    print("a weekly run whose table and view definitions did not change (4 accounts, 206 jobs, 2nd run)")
+    print(f"  lake calls             {total}  (S3, Glue, Athena) of {counts['requests']} in all")
+    for (service, operation), count in sorted(lake.items(), key=lambda item: -item[1]):
+        print(f"      {service}:{operation:<28} {count}")
+    return {"lake_calls_unchanged": total}
+
+
 def main() -> None:
-    figures = large_region()
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as reports:
+        figures = lake_calls(reports)
+    if os.environ.get("SCALE_PARTS", "all") == "lake":
+        print(json.dumps(figures))
+        return
+    figures |= large_region()
     print(json.dumps(figures))
     sys.stdout.flush()
 
