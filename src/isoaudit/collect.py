@@ -271,9 +271,7 @@ def _read_region(aws: AwsSession, region: str, plan: RegionPlan, keeper: RowKeep
     since = plan.since
     full_since = None if plan.full else since
     with ThreadPoolExecutor(max_workers=4) as pool:
-        searched = pool.submit(
-            sagemaker.search_jobs, aws=aws, region=region, modified_after=since, keep=keeper
-        )
+        searched = pool.submit(_search_kept, aws, region, since, keeper)
         listed = None
         if plan.full:
             recent = datetime.now(UTC) - SEARCH_INDEX_LAG if plan.first else None
@@ -282,7 +280,7 @@ def _read_region(aws: AwsSession, region: str, plan: RegionPlan, keeper: RowKeep
         tuning_search = pool.submit(
             sagemaker.search_jobs, aws=aws, region=region, kind=sagemaker.TUNING, modified_after=full_since
         )
-        training = {kept.row[0] if kept.row else kept.note: kept for kept in searched.result()}
+        training = dict(searched.result())
         listed_training = listed.result() if listed else {}
         listed_processing = processing.result()
         tuning = {record["HyperParameterTuningJobArn"]: record for record in tuning_search.result()}
@@ -296,15 +294,10 @@ def _read_region(aws: AwsSession, region: str, plan: RegionPlan, keeper: RowKeep
         ]
 
     unsearched = {arn: summary for arn, summary in listed_training.items() if arn not in training}
-    training |= {
-        record["TrainingJobArn"]: keeper(record)
-        for record in sagemaker.describe_jobs(
-            aws=aws,
-            region=region,
-            kind=sagemaker.TRAINING,
-            names=to_fetch(unsearched, sagemaker.TRAINING),
-        )
-    }
+    described = sagemaker.describe_jobs(
+        aws=aws, region=region, kind=sagemaker.TRAINING, names=to_fetch(unsearched, sagemaker.TRAINING)
+    )
+    training |= zip([record["TrainingJobArn"] for record in described], keeper(described), strict=True)
     records = {
         sagemaker.TUNING: _tuning_records(aws, region, plan, searched=tuning, training=training),
         sagemaker.PROCESSING: sagemaker.describe_jobs(
@@ -320,6 +313,22 @@ def _read_region(aws: AwsSession, region: str, plan: RegionPlan, keeper: RowKeep
     if plan.first:
         listed_arns |= frozenset(training)
     return _RegionRead(training=list(training.values()), records=records, listed=listed_arns)
+
+
+def _search_kept(
+    aws: AwsSession, region: str, since: datetime | None, keeper: RowKeeper
+) -> list[tuple[str, Kept]]:
+    """The training jobs changed since `since`, as (ARN, what is kept of the record) pairs: each page
+    becomes rows as it arrives. A record without an ARN is keyed by its note (it only leaves a note)."""
+
+    def keep(records: list[dict[str, Any]]) -> list[tuple[str, Kept]]:
+        kept = keeper(records)
+        return [
+            (record.get("TrainingJobArn") or item.note, item)
+            for record, item in zip(records, kept, strict=True)
+        ]
+
+    return sagemaker.search_jobs(aws=aws, region=region, modified_after=since, keep=keep)
 
 
 def _tuning_records(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -140,39 +141,47 @@ def job_rows(
 
 
 class Kept(NamedTuple):
-    """What a long listing keeps of a record: its row as a tuple (a twentieth of the record's memory), or
-    the note that leaves it out; and the tuning job that launched it."""
+    """What a long listing keeps of a record while it reads on: whether it became a row (its page's
+    rows are kept as a small table, see `RowKeeper`), else the note that leaves it out; and the tuning
+    job that launched it."""
 
-    row: tuple[Any, ...] | None
+    row: bool
     note: str
     tuning_job_arn: str
 
 
 class RowKeeper:
-    """Turns each record into its `Kept` as pages arrive, so that 462,178 records are never held at once."""
+    """Turns each page of records into rows as it arrives (a small Arrow-backed table, a few hundred bytes
+    a job instead of the record's kilobytes), so that 462,178 records are never held at once."""
 
     def __init__(self, *, kind: JobKind, account_id: str, region: str, seen_at: datetime) -> None:
         self._where = {"kind": kind, "account_id": account_id, "region": region, "seen_at": seen_at}
         self.kind = kind
-        self._columns: tuple[str, ...] = ()
+        self._pages: list[pd.DataFrame] = []
+        self._lock = threading.Lock()  # the slices of a listing keep their pages from several threads
 
-    def __call__(self, record: dict[str, Any]) -> Kept:
-        _, left_out = usable_records([record], kind=self.kind)
-        tuning = record.get("TuningJobArn") or ""
-        if left_out:
-            return Kept(None, left_out[0], tuning)
-        row = job_row(record, **self._where)
-        self._columns = self._columns or tuple(row)
-        return Kept(tuple(row.values()), "", tuning)
+    def __call__(self, records: list[dict[str, Any]]) -> list[Kept]:
+        kept, rows = [], []
+        for record in records:
+            _, left_out = usable_records([record], kind=self.kind)
+            kept.append(Kept(not left_out, left_out[0] if left_out else "", record.get("TuningJobArn") or ""))
+            if not left_out:
+                rows.append(job_row(record, **self._where))
+        if rows:
+            page = _frame(pd.DataFrame(rows))
+            with self._lock:
+                self._pages.append(page)
+        return kept
 
     def frame(self, kept: Iterable[Kept]) -> tuple[pd.DataFrame, list[str]]:
-        """The JOBS rows of these, and the notes of those left out."""
-        kept = list(kept)
-        rows = [item.row for item in kept if item.row is not None]
-        notes = [item.note for item in kept if item.row is None]
-        if not rows:
+        """The JOBS rows of every page kept (each job once), and the notes of the records left out."""
+        notes = [item.note for item in kept if not item.row]
+        with self._lock:
+            pages, self._pages = self._pages, []
+        if not pages:
             return empty_frame(JOBS), notes
-        return _frame(pd.DataFrame.from_records(rows, columns=list(self._columns))), notes
+        rows = pd.concat(pages, ignore_index=True).drop_duplicates("job_arn", keep="last")
+        return rows.reset_index(drop=True), notes
 
 
 def _frame(frame: pd.DataFrame) -> pd.DataFrame:

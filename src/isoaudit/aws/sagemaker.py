@@ -102,11 +102,11 @@ def search_jobs(
     region: str,
     kind: JobKind = TRAINING,
     modified_after: datetime | None = None,
-    keep: Callable[[dict[str, Any]], Any] | None = None,
+    keep: Callable[[list[dict[str, Any]]], list[Any]] | None = None,
 ) -> list[Any]:
     """Whole records of `kind` (training or tuning jobs), tags included, 100 per call; only those changed
-    after `modified_after`. `keep` turns each record into what is kept of it, as its page arrives (a long
-    listing's records are never all held at once)."""
+    after `modified_after`. `keep` turns each page of records into what is kept of each, as the page
+    arrives (a long listing's records are never all held at once)."""
     if kind.search_resource is None:
         raise ValueError(f"{kind.name} jobs cannot be searched")
 
@@ -173,7 +173,7 @@ def _read_sliced(
     region: str,
     operation: str,
     arn_key: str,
-    keep: Callable[[dict[str, Any]], Any] | None = None,
+    keep: Callable[[list[dict[str, Any]]], list[Any]] | None = None,
 ) -> list[Any]:
     """Every job of a listing, in as short a chain of calls as its size allows.
 
@@ -181,18 +181,20 @@ def _read_sliced(
     times between the two pages are cut into slices read side by side, as many as the density of the two
     pages predicts. Each slice is a chain of calls of its own, on a client (a rate limiter) of its own.
     """
-    kept = keep or (lambda record: record)
+    kept = keep or (lambda records: records)
 
     def kept_pages(*, client: BaseClient, window: CreationWindow, order: str, token: str | None) -> Page:
         records, following = pages(client=client, window=window, order=order, token=token)
-        return [(record[arn_key], kept(record)) for record in records], following
+        arns = [record[arn_key] for record in records]
+        return list(zip(arns, kept(records), strict=True)), following
 
     client = aws.client("sagemaker", region=region)
     newest, token = pages(client=client, window=EVERY_CREATION, order="Descending", token=None)
     if not token:
-        return [kept(record) for record in newest]
+        return kept(newest)
     oldest, more = pages(client=client, window=EVERY_CREATION, order="Ascending", token=None)
-    found = {record[arn_key]: kept(record) for record in [*oldest, *newest]}
+    ends = [*oldest, *newest]
+    found = dict(zip([record[arn_key] for record in ends], kept(ends), strict=True))
     if not more:  # the oldest page was the last one: the listing is whole
         return list(found.values())
     if not _ends_apart(newest, oldest, arn_key=arn_key):
