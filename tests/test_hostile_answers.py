@@ -148,7 +148,7 @@ def test_a_record_without_creation_time_is_left_out_named_and_counted(emulator, 
             content_type="application/x-amz-json-1.1",
             body=json.dumps({"Results": [{"TrainingJob": ghost}]}),
             account=alpha,
-            resource="TrainingJob",
+            request_contains='"TrainingJob"',  # the training jobs' Search, not the tuning jobs'
         ),
     )
     relisting = config_for(emulator, organization).model_copy(update={"full_listing_every_days": 0})

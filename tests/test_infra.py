@@ -416,7 +416,9 @@ def _deliver_and_check(
     email = {"sender": SENDER, "finops": ["finops@acme.example"], "teams": {"fraud": ["lead@acme.example"]}}
     config = config.model_copy(update={"email": load_config(None, bucket=config.bucket, email=email).email})
     written: list[str] = []
-    auditor.boto3_session.events.register(
+    # On the client: it may be built already (the run lock, the lake check), and a client copies the
+    # session's event hooks when it is built.
+    auditor.client("s3").meta.events.register(
         "before-parameter-build.s3.PutObject", lambda params, **_: written.append(params["Key"])
     )
     built = build_report()

@@ -170,7 +170,7 @@ def test_a_server_that_ignores_sort_order_still_yields_every_job(
     emulator.faults.ignore_sort_order = True
     try:
         listed = sagemaker.list_jobs(aws=member, region=REGION, kind=sagemaker.TRAINING)
-        searched = sagemaker.search_jobs(aws=member, region=REGION)
+        searched = sagemaker.search_jobs(aws=member, region=REGION, kind=sagemaker.TRAINING)
     finally:
         emulator.faults.ignore_sort_order = False
     assert sorted(summary["TrainingJobName"] for summary in listed) == names

@@ -106,7 +106,8 @@ class BrokenAnswer:
     content_type: str = "text/html"
     body: str = "<html><head><title>Gateway</title></head><body>Service temporarily moved</body></html>"
     account: str | None = None
-    resource: str | None = None  # Search only: of this Resource only (e.g. "TrainingJob")
+    # Only requests whose body holds this text, e.g. '"TrainingJob"' for one resource of SageMaker's Search.
+    request_contains: str | None = None
 
 
 @dataclass
@@ -230,11 +231,11 @@ class _Middleware:
         for broken in self._faults.broken:
             if (broken.service, broken.operation) != (request.service, request.operation):
                 continue
-            if broken.resource is not None and _json_body(environ).get("Resource") != broken.resource:
-                continue
-            if broken.account is None or broken.account == self._caller_account(
+            if broken.account is not None and broken.account != self._caller_account(
                 environ.get("HTTP_AUTHORIZATION", "")
             ):
+                continue
+            if broken.request_contains is None or broken.request_contains in _peek_body(environ):
                 return broken
         return None
 
@@ -609,14 +610,6 @@ def _read_request(environ: dict[str, Any]) -> RequestInfo:
     )
 
 
-def _json_body(environ: dict[str, Any]) -> dict[str, Any]:
-    """A JSON request's body; put back, so that the next reader reads it too."""
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length) if length else b""
-    environ["wsgi.input"] = io.BytesIO(body)
-    return json.loads(body or b"{}")
-
-
 def _read_form(environ: dict[str, Any]) -> dict[str, str]:
     """The form parameters; the body is put back so that moto reads it too."""
     length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -735,6 +728,13 @@ def _ec2_error(start_response: Callable[..., Any], *, code: str, message: str) -
         f"<Message>{escape(message)}</Message></Error></Errors><RequestID>{_request_id()}</RequestID></Response>"
     )
     return _respond(start_response, status="503 Service Unavailable", content_type="text/xml", body=body)
+
+
+def _peek_body(environ: dict[str, Any]) -> str:
+    """The request's body, left in place for whoever answers the request."""
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body.decode("utf-8", errors="replace")
 
 
 def _respond(
