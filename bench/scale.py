@@ -334,15 +334,136 @@ def lake_calls(reports: str) -> dict[str, float]:
     return {"lake_calls_unchanged": total}
 
 
+# The 17 regions every account has enabled (those launched before March 2019 cannot be disabled).
+DEFAULT_REGIONS = (
+    "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
+    "ca-central-1", "eu-central-1", "eu-north-1", "eu-west-1", "eu-west-2", "eu-west-3", "sa-east-1",
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+)  # fmt: skip
+MANY_LATENCY_SECONDS = float(os.environ.get("SCALE_MANY_LATENCY", "0.05"))
+
+
+def serve_many_accounts(pipe: Connection, accounts: int) -> None:
+    from moto.ec2.models import ec2_backends
+
+    from isoaudit.emulator import AccountSpec, JobSpec, OrganizationSpec, build_organization, start_emulator
+
+    with start_emulator(seed=17) as emulator:
+        members = tuple(
+            AccountSpec(f"m{n:03d}", f"member-{n:03d}", "/Workloads/Production") for n in range(accounts)
+        )
+        jobs = tuple(
+            JobSpec(member.key, "us-east-1", f"job-{n}", NOW - timedelta(days=30, hours=n), n % 2 == 0)
+            for n, member in enumerate(members)
+        )
+        built = build_organization(
+            endpoint_url=emulator.url,
+            spec=OrganizationSpec(accounts=members, jobs=jobs, regions=("us-east-1",)),
+        )
+        # moto builds an account's EC2 state on its first EC2 call: a cost AWS does not make anyone wait for.
+        for account in [built.management_account_id, *built.account_ids.values()]:
+            ec2_backends[account]["us-east-1"].describe_regions()
+        pipe.send((emulator.url, built))
+        _serve(pipe, emulator)
+
+
+def seed_coverage(config: AuditConfig, accounts: list[str], *, at: datetime) -> None:
+    """Every account-region audited (fully listed) a day before: what a re-run finds in the lake."""
+    import pandas as pd
+
+    from isoaudit.aws import lake
+    from isoaudit.schema import COVERAGE, conform
+
+    rows = [
+        {
+            "audit_week": "seed", "run_id": "seed", "account_id": account, "account_name": account,
+            "audited_at": at, "region": region, "status": "audited", "reason": "", "listing": "full",
+            "jobs_seen": 1, "api_calls": 3,
+        }
+        for account in accounts
+        for region in DEFAULT_REGIONS
+    ]  # fmt: skip
+    aws = audit.management_session(config)
+    lake.write_table(aws=aws, config=config, table="coverage", frame=conform(pd.DataFrame(rows), COVERAGE))
+
+
+def many_accounts(accounts: int, concurrencies: tuple[int, ...]) -> list[dict[str, float]]:
+    """A re-run with nothing new over `accounts` members x 17 regions, at each concurrency."""
+    print(f"\nbuilding {accounts} member accounts...", flush=True)
+    started = time.perf_counter()
+    emulator = EmulatorProcess(serve_many_accounts, accounts)
+    built = emulator.built
+    print(f"  built in {time.perf_counter() - started:.0f} s", flush=True)
+    results = []
+    try:
+        config = load_config(
+            bucket=built.bucket,
+            endpoint_url=emulator.url,
+            role_name=built.spec.audit_role_name,
+            regions=list(DEFAULT_REGIONS),
+        )
+        everyone = [built.management_account_id, *built.account_ids.values()]
+        seed_coverage(config, everyone, at=NOW - timedelta(days=1))
+        for concurrency in concurrencies:
+            tuned = config.model_copy(update={"concurrency": concurrency})
+            emulator.call("faults", latency_seconds=MANY_LATENCY_SECONDS, speed=SPEED)
+            emulator.call("reset_counts")
+            started = time.perf_counter()
+            rerun, _ = collect(tuned, at=NOW)
+            wall = time.perf_counter() - started
+            counts = emulator.call("counts")
+            emulator.call("faults", latency_seconds=0.0, speed=0)
+            regions = sum(len(done.coverage) for done in rerun)
+            assert regions == len(everyone) * len(DEFAULT_REGIONS), regions
+            assert all((done.coverage["status"] == "audited").all() for done in rerun)
+            region_calls = sum(int(done.coverage["api_calls"].sum()) for done in rerun)
+            account_calls = 2 * len(rerun)
+            calls = counts["requests"] - counts["throttled"]
+            discovery = calls - region_calls - account_calls
+            bound = max(calls * MANY_LATENCY_SECONDS / concurrency, 12 * MANY_LATENCY_SECONDS)
+            results.append(
+                {
+                    "accounts": len(everyone),
+                    "account_regions": regions,
+                    "concurrency": concurrency,
+                    "calls": calls,
+                    "discovery_calls": discovery,
+                    "per_account_region": (region_calls + account_calls) / regions,
+                    "wall": wall,
+                    "bound": bound,
+                    "throttled": counts["throttled"],
+                }
+            )
+            print(
+                f"  concurrency {concurrency:>2}: {calls} calls ({discovery} discovery, "
+                f"{(region_calls + account_calls) / regions:.2f} per account-region), "
+                f"{counts['throttled']} throttled, wall {wall:.1f} s, bound {bound:.1f} s, "
+                f"wall / bound {wall / bound:.2f}",
+                flush=True,
+            )
+    finally:
+        emulator.stop()
+    return results
+
+
 def main() -> None:
+    """Every part by default; SCALE_PARTS=lake,many,large picks some (for development)."""
     import tempfile
 
-    with tempfile.TemporaryDirectory() as reports:
-        figures = lake_calls(reports)
-    if os.environ.get("SCALE_PARTS", "all") == "lake":
-        print(json.dumps(figures))
-        return
-    figures |= large_region()
+    parts = os.environ.get("SCALE_PARTS", "lake,many,large").split(",")
+    figures: dict[str, float] = {}
+    if "lake" in parts:
+        with tempfile.TemporaryDirectory() as reports:
+            figures |= lake_calls(reports)
+    if "many" in parts:
+        print(
+            f"\nmany accounts, 17 regions, re-run with nothing new, latency {MANY_LATENCY_SECONDS * 1000:.0f} ms"
+        )
+        many = many_accounts(int(os.environ.get("SCALE_ACCOUNTS", "500")), (8, 32))
+        figures["rerun_calls_per_account_region"] = round(many[0]["per_account_region"], 2)
+        figures["many_accounts_wall_over_bound"] = round(max(run["wall"] / run["bound"] for run in many), 2)
+    if "large" in parts:
+        figures |= large_region()
     print(json.dumps(figures))
     sys.stdout.flush()
 
