@@ -150,6 +150,9 @@ class Kept(NamedTuple):
     tuning_job_arn: str
 
 
+_A_ROW = Kept(row=True, note="", tuning_job_arn="")
+
+
 class RowKeeper:
     """Turns each page of records into rows as it arrives (a small Arrow-backed table, a few hundred bytes
     a job instead of the record's kilobytes), so that 462,178 records are never held at once."""
@@ -164,7 +167,11 @@ class RowKeeper:
         kept, rows = [], []
         for record in records:
             _, left_out = usable_records([record], kind=self.kind)
-            kept.append(Kept(not left_out, left_out[0] if left_out else "", record.get("TuningJobArn") or ""))
+            tuning = record.get("TuningJobArn") or ""
+            if not left_out and not tuning:
+                kept.append(_A_ROW)  # the common case, one object for all
+            else:
+                kept.append(Kept(not left_out, left_out[0] if left_out else "", tuning))
             if not left_out:
                 rows.append(job_row(record, **self._where))
         if rows:

@@ -135,6 +135,7 @@ class Faults:
     # Answered (not throttled) requests per (account, service, operation), of operations under a quota.
     by_account: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     peak_in_flight: int = 0  # most requests answered at once since the last reset
+    first_request_at: float | None = None  # wall-clock time (time.time) of the first since the last reset
     _in_flight: int = field(default=0, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _rng: random.Random = field(init=False, repr=False)
@@ -153,6 +154,7 @@ class Faults:
         rate = self.quota(request)
         with self._lock:
             self.requests[key] += 1
+            self.first_request_at = self.first_request_at or time.time()
             applies = self.throttled_services is None or request.service in self.throttled_services
             throttle = applies and self.throttle_rate > 0 and self._rng.random() < self.throttle_rate
             if rate is not None and not throttle:
@@ -184,6 +186,7 @@ class Faults:
             self.requests.clear()
             self.throttled.clear()
             self.by_account.clear()
+            self.first_request_at = None
             self.peak_in_flight = self._in_flight
             self._buckets.clear()  # full again, at the quotas set now
 
