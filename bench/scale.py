@@ -42,7 +42,7 @@ from isoaudit.config import AuditConfig, load_config  # noqa: E402
 
 LARGE_JOBS = int(os.environ.get("SCALE_JOBS", "462178"))
 REGION = "us-east-1"
-SPEED = float(os.environ.get("SCALE_SPEED", "20"))
+SPEED = float(os.environ.get("SCALE_SPEED", "10"))
 LATENCY_SECONDS = 0.25 / SPEED
 CONCURRENCY = 8
 NOW = datetime(2026, 11, 30, 6, tzinfo=UTC)
