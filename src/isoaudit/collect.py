@@ -20,9 +20,10 @@ from isoaudit.aws.organizations import Account
 from isoaudit.aws.sagemaker import JobKind
 from isoaudit.aws.session import AwsSession
 from isoaudit.config import AuditConfig
+from isoaudit.coverage_rows import CoverageRecorder
 from isoaudit.errors import AUDIT_ERRORS, describe_failure
 from isoaudit.records import Kept, RowKeeper, job_rows, usable_records
-from isoaudit.schema import COVERAGE, JOBS, conform, empty_frame
+from isoaudit.schema import JOBS, conform, empty_frame
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -148,7 +149,7 @@ def audit_account(
 
     `slots` bounds how many account-regions are read at once across the whole organization.
     """
-    coverage = _CoverageRecorder(account=account, run=run)
+    coverage = CoverageRecorder(account=account, run=run)
     role = sts.role_arn(account_id=account.account_id, role_name=config.role_name)
     wanted = list(config.regions) or sorted(default_regions)
     try:
@@ -203,7 +204,7 @@ def _audit_region(
     region: str,
     run: AuditRun,
     plan: RegionPlan,
-    coverage: _CoverageRecorder,
+    coverage: CoverageRecorder,
     slots: threading.Semaphore,
 ) -> tuple[pd.DataFrame, frozenset[str]]:
     """The region's fetched jobs, and the ARNs its full listing returned (none when not fully listed)."""
@@ -370,55 +371,3 @@ def _summaries(
 ) -> dict[str, dict[str, Any]]:
     summaries = sagemaker.list_jobs(aws=aws, region=region, kind=kind, modified_after=since)
     return {summary[kind.arn_key]: summary for summary in summaries}
-
-
-class _CoverageRecorder:
-    """Collects coverage rows from the region threads of one account."""
-
-    def __init__(self, *, account: Account, run: AuditRun) -> None:
-        self._account = account
-        self._run = run
-        self._rows: list[dict] = []
-
-    def audited(
-        self, *, region: str, jobs_seen: int, api_calls: int, plan: RegionPlan, note: str = ""
-    ) -> None:
-        self._add(
-            region=region,
-            status="audited",
-            reason=note,
-            listing=plan.listing,
-            jobs_seen=jobs_seen,
-            api_calls=api_calls,
-        )
-
-    def skipped(self, *, region: str, reason: str) -> None:
-        self._add(region=region, status="skipped", reason=reason, listing="", jobs_seen=0, api_calls=0)
-
-    def failed(self, *, region: str, reason: str, api_calls: int = 0, plan: RegionPlan | None = None) -> None:
-        self._add(
-            region=region,
-            status="failed",
-            reason=reason,
-            listing=plan.listing if plan else "",
-            jobs_seen=0,
-            api_calls=api_calls,
-        )
-
-    def _add(self, **row: object) -> None:
-        # list.append is atomic under the GIL; the region threads only append.
-        self._rows.append(
-            {
-                "audit_week": self._run.audit_week,
-                "run_id": self._run.run_id,
-                "account_id": self._account.account_id,
-                "account_name": self._account.name,
-                "audited_at": self._run.started_at,
-                **row,
-            }
-        )
-
-    def frame(self) -> pd.DataFrame:
-        if not self._rows:
-            return empty_frame(COVERAGE)
-        return conform(pd.DataFrame(self._rows).sort_values("region"), COVERAGE)
