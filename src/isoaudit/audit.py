@@ -15,8 +15,9 @@ import pandas as pd
 
 from isoaudit import prices
 from isoaudit.alerts import new_violations_message
-from isoaudit.aws import ec2, lake, organizations, sns
+from isoaudit.aws import ec2, lake, organizations, quotas, sns
 from isoaudit.aws.organizations import Account
+from isoaudit.aws.quotas import Pacer
 from isoaudit.aws.session import AwsSession, default_session
 from isoaudit.collect import (
     AccountAudit,
@@ -69,7 +70,9 @@ def start_run(
 
 
 def management_session(config: AuditConfig) -> AwsSession:
-    return default_session(region=config.home_region, endpoint_url=config.endpoint_url)
+    scale = config.api_quota_scale
+    pacer = Pacer(quotas.scaled(quotas.QUOTAS, scale) if scale else {})
+    return default_session(region=config.home_region, endpoint_url=config.endpoint_url, pacer=pacer)
 
 
 def discover(*, aws: AwsSession, config: AuditConfig, run: AuditRun) -> Organization:
@@ -103,11 +106,13 @@ def discover(*, aws: AwsSession, config: AuditConfig, run: AuditRun) -> Organiza
             full_listing_every_days=config.full_listing_every_days,
         )
         known = stored.result().groupby(["account_id", "region"])["job_arn"].agg(frozenset)
-    # A full listing then fetches only the jobs that the history lacks or that changed.
+    # A full listing then fetches only the jobs that the history lacks or that changed. An account-region
+    # the history holds without its coverage is listed fully (only the others are a first listing).
     plans = {
         key: replace(plan, known=known.get(key, frozenset())) if plan.full else plan
         for key, plan in plans.items()
     }
+    plans |= {key: RegionPlan(known=arns) for key, arns in known.items() if key not in plans}
     return Organization(accounts=accounts, default_regions=regions, plans=plans)
 
 

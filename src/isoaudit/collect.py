@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -20,9 +20,10 @@ from isoaudit.aws.organizations import Account
 from isoaudit.aws.sagemaker import JobKind
 from isoaudit.aws.session import AwsSession
 from isoaudit.config import AuditConfig
+from isoaudit.coverage_rows import CoverageRecorder
 from isoaudit.errors import AUDIT_ERRORS, describe_failure
-from isoaudit.records import job_rows, usable_records
-from isoaudit.schema import COVERAGE, JOBS, conform, empty_frame
+from isoaudit.records import Kept, RowKeeper, job_rows, usable_records
+from isoaudit.schema import JOBS, conform, empty_frame
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,6 +50,9 @@ class RegionPlan:
     full: bool = True
     since: datetime | None = None
     known: frozenset[str] = field(default=frozenset(), repr=False)
+    # Never audited and absent from the history: Search's records are the listing, and List reads only
+    # what Search's index may not hold yet (see `_read_region`).
+    first: bool = False
 
     @property
     def listing(self) -> str:
@@ -56,6 +60,7 @@ class RegionPlan:
 
 
 FULL_LISTING = RegionPlan()
+FIRST_LISTING = RegionPlan(first=True)
 
 # Search reads an index that can lag behind the jobs: each incremental read starts this long before the
 # previous audit of the account-region, and the merge by ARN absorbs the overlap.
@@ -144,7 +149,7 @@ def audit_account(
 
     `slots` bounds how many account-regions are read at once across the whole organization.
     """
-    coverage = _CoverageRecorder(account=account, run=run)
+    coverage = CoverageRecorder(account=account, run=run)
     role = sts.role_arn(account_id=account.account_id, role_name=config.role_name)
     wanted = list(config.regions) or sorted(default_regions)
     try:
@@ -179,7 +184,7 @@ def audit_account(
                     account,
                     region,
                     run,
-                    plans.get((account.account_id, region), FULL_LISTING),
+                    plans.get((account.account_id, region), FIRST_LISTING),
                     coverage,
                     slots,
                 ),
@@ -187,7 +192,8 @@ def audit_account(
             )
         )
     frames = [jobs for jobs, _ in reads if not jobs.empty]
-    jobs = pd.concat(frames or [empty_frame(JOBS)], ignore_index=True)
+    # One region's rows are not copied again: a 462,178-job region's are half a gigabyte.
+    jobs = frames[0] if len(frames) == 1 else pd.concat(frames or [empty_frame(JOBS)], ignore_index=True)
     listed = frozenset().union(*(arns for _, arns in reads))
     return AccountAudit(account.account_id, conform(jobs, JOBS), coverage.frame(), listed)
 
@@ -198,16 +204,21 @@ def _audit_region(
     region: str,
     run: AuditRun,
     plan: RegionPlan,
-    coverage: _CoverageRecorder,
+    coverage: CoverageRecorder,
     slots: threading.Semaphore,
 ) -> tuple[pd.DataFrame, frozenset[str]]:
     """The region's fetched jobs, and the ARNs its full listing returned (none when not fully listed)."""
     counted = member.counted()
+    keeper = RowKeeper(
+        kind=sagemaker.TRAINING, account_id=account.account_id, region=region, seen_at=run.started_at
+    )
     with slots:
         try:
-            read = _guarded(lambda: _read_region(counted, region, plan), context=f"cannot read {region}")
+            read = _guarded(
+                lambda: _read_region(counted, region, plan, keeper), context=f"cannot read {region}"
+            )
             jobs, left_out = _guarded(
-                lambda: _rows(read, account_id=account.account_id, region=region, run=run),
+                lambda: _rows(read, keeper, account_id=account.account_id, region=region, run=run),
                 context=f"cannot store the jobs of {region}",
             )
         except _Gap as gap:
@@ -224,30 +235,39 @@ def _audit_region(
 
 
 def _rows(
-    read: _RegionRead, *, account_id: str, region: str, run: AuditRun
+    read: _RegionRead, keeper: RowKeeper, *, account_id: str, region: str, run: AuditRun
 ) -> tuple[pd.DataFrame, list[str]]:
     """The JOBS rows of a region's records, and a note per record left out because it is unusable."""
-    frames, left_out = [], []
+    training, left_out = keeper.frame(read.training)
+    frames = [training]
     for kind, found in read.records.items():
         usable, unusable = usable_records(found, kind=kind)
         left_out += unusable
         frames.append(
             job_rows(usable, kind=kind, account_id=account_id, region=region, seen_at=run.started_at)
         )
+    present = [frame for frame in frames if not frame.empty]
+    if len(present) == 1:
+        return present[0], left_out
     return pd.concat(frames, ignore_index=True), left_out
 
 
 @dataclass(frozen=True)
 class _RegionRead:
-    records: dict[JobKind, list[dict[str, Any]]]  # fetched: new or changed jobs, by kind
+    training: list[Kept]  # fetched training jobs, kept as rows (see `RowKeeper`)
+    records: dict[JobKind, list[dict[str, Any]]]  # fetched: new or changed jobs of the other kinds
     listed: frozenset[str]  # ARNs of a full listing, fetched or not
 
 
-def _read_region(aws: AwsSession, region: str, plan: RegionPlan) -> _RegionRead:
+def _read_region(aws: AwsSession, region: str, plan: RegionPlan, keeper: RowKeeper) -> _RegionRead:
     """The records of the jobs changed since the plan's watermark (of every job when it has none).
 
     Training jobs come whole from Search, 100 a call. A full listing also lists them, concurrently, as the
     ground truth, and describes what Search missed (its index lags) unless the history has it unchanged.
+    The first listing of an account-region the history has never seen lists only the jobs changed within
+    SEARCH_INDEX_LAG, what the index may lack (as every incremental run trusts it for the rest): with no
+    history, there is no deletion to prove, and a whole List would read every job a second time (4,622
+    calls more on 462,178 jobs). The next periodic full listing lists them all.
     Tuning jobs come whole from Search too (every one on a full listing, which proves they still exist),
     so that one that has launched nothing yet shows; a tuning job named by a training job but missing from
     both Search and the history is described. Processing jobs have no Search: they are listed, and the new
@@ -256,13 +276,16 @@ def _read_region(aws: AwsSession, region: str, plan: RegionPlan) -> _RegionRead:
     since = plan.since
     full_since = None if plan.full else since
     with ThreadPoolExecutor(max_workers=4) as pool:
-        searched = pool.submit(sagemaker.search_jobs, aws=aws, region=region, modified_after=since)
-        listed = pool.submit(_summaries, aws, region, sagemaker.TRAINING, None) if plan.full else None
+        searched = pool.submit(_search_kept, aws, region, since, keeper)
+        listed = None
+        if plan.full:
+            recent = datetime.now(UTC) - SEARCH_INDEX_LAG if plan.first else None
+            listed = pool.submit(_summaries, aws, region, sagemaker.TRAINING, recent)
         processing = pool.submit(_summaries, aws, region, sagemaker.PROCESSING, full_since)
         tuning_search = pool.submit(
             sagemaker.search_jobs, aws=aws, region=region, kind=sagemaker.TUNING, modified_after=full_since
         )
-        training = {record["TrainingJobArn"]: record for record in searched.result()}
+        training = dict(searched.result())
         listed_training = listed.result() if listed else {}
         listed_processing = processing.result()
         tuning = {record["HyperParameterTuningJobArn"]: record for record in tuning_search.result()}
@@ -276,17 +299,11 @@ def _read_region(aws: AwsSession, region: str, plan: RegionPlan) -> _RegionRead:
         ]
 
     unsearched = {arn: summary for arn, summary in listed_training.items() if arn not in training}
-    training |= {
-        record["TrainingJobArn"]: record
-        for record in sagemaker.describe_jobs(
-            aws=aws,
-            region=region,
-            kind=sagemaker.TRAINING,
-            names=to_fetch(unsearched, sagemaker.TRAINING),
-        )
-    }
+    described = sagemaker.describe_jobs(
+        aws=aws, region=region, kind=sagemaker.TRAINING, names=to_fetch(unsearched, sagemaker.TRAINING)
+    )
+    training |= zip([record["TrainingJobArn"] for record in described], keeper(described), strict=True)
     records = {
-        sagemaker.TRAINING: list(training.values()),
         sagemaker.TUNING: _tuning_records(aws, region, plan, searched=tuning, training=training),
         sagemaker.PROCESSING: sagemaker.describe_jobs(
             aws=aws,
@@ -295,12 +312,28 @@ def _read_region(aws: AwsSession, region: str, plan: RegionPlan) -> _RegionRead:
             names=to_fetch(listed_processing, sagemaker.PROCESSING),
         ),
     }
-    listed_arns = (
-        frozenset(listed_training) | frozenset(listed_processing) | frozenset(tuning)
-        if plan.full
-        else frozenset()
-    )
-    return _RegionRead(records=records, listed=listed_arns)
+    listed_arns = frozenset()
+    if plan.full:
+        listed_arns = frozenset(listed_training) | frozenset(listed_processing) | frozenset(tuning)
+    if plan.first:
+        listed_arns |= frozenset(training)
+    return _RegionRead(training=list(training.values()), records=records, listed=listed_arns)
+
+
+def _search_kept(
+    aws: AwsSession, region: str, since: datetime | None, keeper: RowKeeper
+) -> list[tuple[str, Kept]]:
+    """The training jobs changed since `since`, as (ARN, what is kept of the record) pairs: each page
+    becomes rows as it arrives. A record without an ARN is keyed by its note (it only leaves a note)."""
+
+    def keep(records: list[dict[str, Any]]) -> list[tuple[str, Kept]]:
+        kept = keeper(records)
+        return [
+            (record.get("TrainingJobArn") or item.note, item)
+            for record, item in zip(records, kept, strict=True)
+        ]
+
+    return sagemaker.search_jobs(aws=aws, region=region, modified_after=since, keep=keep)
 
 
 def _tuning_records(
@@ -309,17 +342,17 @@ def _tuning_records(
     plan: RegionPlan,
     *,
     searched: dict[str, dict[str, Any]],
-    training: dict[str, dict[str, Any]],
+    training: dict[str, Kept],
 ) -> list[dict[str, Any]]:
     """The tuning jobs to store: those Search returned that the history lacks or that changed, and, whole
     from Describe, those that `training` jobs name but neither Search nor the history has (its index lags)."""
     unknown = sorted(
         {
-            record["TuningJobArn"].rsplit("/", 1)[-1]
-            for record in training.values()
-            if record.get("TuningJobArn")
-            and record["TuningJobArn"] not in searched
-            and record["TuningJobArn"] not in plan.known
+            kept.tuning_job_arn.rsplit("/", 1)[-1]
+            for kept in training.values()
+            if kept.tuning_job_arn
+            and kept.tuning_job_arn not in searched
+            and kept.tuning_job_arn not in plan.known
         }
     )
     fetched = [
@@ -338,55 +371,3 @@ def _summaries(
 ) -> dict[str, dict[str, Any]]:
     summaries = sagemaker.list_jobs(aws=aws, region=region, kind=kind, modified_after=since)
     return {summary[kind.arn_key]: summary for summary in summaries}
-
-
-class _CoverageRecorder:
-    """Collects coverage rows from the region threads of one account."""
-
-    def __init__(self, *, account: Account, run: AuditRun) -> None:
-        self._account = account
-        self._run = run
-        self._rows: list[dict] = []
-
-    def audited(
-        self, *, region: str, jobs_seen: int, api_calls: int, plan: RegionPlan, note: str = ""
-    ) -> None:
-        self._add(
-            region=region,
-            status="audited",
-            reason=note,
-            listing=plan.listing,
-            jobs_seen=jobs_seen,
-            api_calls=api_calls,
-        )
-
-    def skipped(self, *, region: str, reason: str) -> None:
-        self._add(region=region, status="skipped", reason=reason, listing="", jobs_seen=0, api_calls=0)
-
-    def failed(self, *, region: str, reason: str, api_calls: int = 0, plan: RegionPlan | None = None) -> None:
-        self._add(
-            region=region,
-            status="failed",
-            reason=reason,
-            listing=plan.listing if plan else "",
-            jobs_seen=0,
-            api_calls=api_calls,
-        )
-
-    def _add(self, **row: object) -> None:
-        # list.append is atomic under the GIL; the region threads only append.
-        self._rows.append(
-            {
-                "audit_week": self._run.audit_week,
-                "run_id": self._run.run_id,
-                "account_id": self._account.account_id,
-                "account_name": self._account.name,
-                "audited_at": self._run.started_at,
-                **row,
-            }
-        )
-
-    def frame(self) -> pd.DataFrame:
-        if not self._rows:
-            return empty_frame(COVERAGE)
-        return conform(pd.DataFrame(self._rows).sort_values("region"), COVERAGE)

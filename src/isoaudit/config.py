@@ -134,6 +134,13 @@ class AuditConfig(BaseSettings):
     )
     exclude_accounts: list[str] = Field(default_factory=list, description="Account ids never audited")
     concurrency: int = Field(8, ge=1, le=64, description="Account-regions collected at the same time")
+    api_quota_scale: float | None = Field(
+        1.0,
+        gt=0,
+        description="The collector paces its calls per account-region and operation at AWS's default "
+        "request quotas (isoaudit.aws.quotas) times this: raise it where AWS raised your quotas; none: "
+        "no pacing",
+    )
     full_listing_every_days: int = Field(
         28,
         ge=0,
