@@ -12,8 +12,11 @@ call pattern, not moto) and some throttling, and measures in one run:
   the pages of its longest creation-time slice (`isoaudit.aws.sagemaker.slice_windows`, computed here from
   the jobs' creation times). `concurrency` bounds the account-regions read at once; the most calls in
   flight at once, measured by the emulator, is printed beside it;
+- with AWS's request quotas on (`isoaudit.aws.quotas`, a token bucket per account, region and operation),
+  which the collector paces itself under; the bound also takes the quota bound: the busiest account's
+  calls of one operation over that operation's rate;
 - the way common scanners collect (per account-region: list, then describe and list tags per job,
-  sequentially). Its call count is exact (it follows from the job counts); its wall time is measured on a
+  sequentially; measured without quotas, which would only slow it). Its call count is exact (it follows from the job counts); its wall time is measured on a
   sample of its calls and scaled by the call count, because running it whole takes half an hour.
 
 The last line is one JSON object with the keys the issue asks for.
@@ -35,6 +38,7 @@ for variable in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "MOTO_A
 
 from isoaudit import audit, job_kinds  # noqa: E402
 from isoaudit.aws import sagemaker, sts  # noqa: E402
+from isoaudit.aws.quotas import QUOTAS  # noqa: E402
 from isoaudit.collect import AccountAudit, AuditRun  # noqa: E402
 from isoaudit.config import AuditConfig, load_config  # noqa: E402
 from isoaudit.emulator import (  # noqa: E402
@@ -76,8 +80,18 @@ class EmulatorProcess:
         self._pipe.send((command, arguments))
         return self._pipe.recv()
 
-    def set_faults(self, *, latency_seconds: float, throttle_rate: float) -> None:
-        self._call("faults", latency_seconds=latency_seconds, throttle_rate=throttle_rate)
+    def set_faults(self, *, latency_seconds: float, throttle_rate: float, quotas: bool = True) -> None:
+        """Latency and random throttling; with `quotas`, AWS's request quotas too (isoaudit.aws.quotas)."""
+        self._call(
+            "faults",
+            latency_seconds=latency_seconds,
+            throttle_rate=throttle_rate,
+            quotas=QUOTAS if quotas else None,
+        )
+
+    def busiest(self) -> tuple[float, str]:
+        """The quota bound: the busiest (account, operation)'s calls over its rate, in seconds."""
+        return self._call("busiest")  # type: ignore[return-value]
 
     def reset_counts(self) -> None:
         self._call("reset_counts")
@@ -105,6 +119,18 @@ def _serve(pipe: Connection, spec: OrganizationSpec) -> None:
             elif command == "reset_counts":
                 emulator.faults.reset_counts()
                 pipe.send(None)
+            elif command == "busiest":
+                worst = max(
+                    (
+                        (
+                            calls / QUOTAS[(service, operation)].per_second,
+                            f"{operation} x{calls} in {account}",
+                        )
+                        for (account, service, operation), calls in emulator.faults.by_account.items()
+                    ),
+                    default=(0.0, ""),
+                )
+                pipe.send(worst)
             elif command == "counts":
                 faults = emulator.faults
                 pipe.send(
@@ -226,10 +252,17 @@ def main() -> None:
         parents = 1 + len({account.ou_path for account in spec.accounts} | {"/Workloads"})
         discovery_chain = 1 + 2 * parents + 1 + 1
         chain = discovery_chain + 2 + largest_listing_chain(spec)
-        full_bound = max(full_calls * LATENCY_SECONDS / CONCURRENCY, chain * LATENCY_SECONDS)
+        quota_bound, busiest = emulator.busiest()
+        full_bound = max(full_calls * LATENCY_SECONDS / CONCURRENCY, chain * LATENCY_SECONDS, quota_bound)
 
-        emulator.set_faults(latency_seconds=0.0, throttle_rate=0.0)
-        audit.store(aws=audit.management_session(config), config=config, run=run, accounts=[], audits=audits)
+        emulator.set_faults(latency_seconds=0.0, throttle_rate=0.0, quotas=False)
+        management = audit.management_session(config)
+        stored = audit.store(aws=management, config=config, run=run, accounts=[], audits=audits)
+        # Money: the Price List calls of a run (one per new region x instance type x use), then of a
+        # second run while the stored prices are fresh (none). Never a call per job.
+        pricing_calls = [
+            audit.price(aws=management, config=config, run=run, stored=stored).calls for _ in range(2)
+        ]
 
         emulator.set_faults(latency_seconds=LATENCY_SECONDS, throttle_rate=THROTTLE_RATE)
         emulator.reset_counts()
@@ -257,7 +290,7 @@ def main() -> None:
             1 + math.ceil(count / PAGE) + 2 * count
             for count in [JOBS_PER_REGION] * SMALL_ACCOUNTS * len(REGIONS) + [LARGE_ACCOUNT_JOBS]
         ) + len(spec.accounts)
-        emulator.set_faults(latency_seconds=LATENCY_SECONDS, throttle_rate=0.0)
+        emulator.set_faults(latency_seconds=LATENCY_SECONDS, throttle_rate=0.0, quotas=False)
         sample_calls, sample_wall = naive_sample(
             endpoint_url=emulator.url,
             account_id=built.account_ids["small-00"],
@@ -273,7 +306,7 @@ def main() -> None:
     print()
     print(f"organization: {len(spec.accounts) + 1} accounts x {len(REGIONS)} regions, {jobs} training jobs")
     print(
-        f"latency {LATENCY_SECONDS * 1000:.0f} ms a call, {THROTTLE_RATE:.0%} of calls throttled, concurrency {CONCURRENCY}"
+        f"latency {LATENCY_SECONDS * 1000:.0f} ms a call, {THROTTLE_RATE:.0%} of calls throttled, AWS's request quotas (isoaudit.aws.quotas), concurrency {CONCURRENCY}"
     )
     print()
     print("isoaudit, first full collection")
@@ -281,7 +314,7 @@ def main() -> None:
     print(f"  calls per job          {calls_per_job:.4f}")
     print(f"  wall                   {full_wall:.2f} s")
     print(
-        f"  bound                  {full_bound:.2f} s  (calls bound {full_calls * LATENCY_SECONDS / CONCURRENCY:.2f} s, chain of {chain} calls {chain * LATENCY_SECONDS:.2f} s)"
+        f"  bound                  {full_bound:.2f} s  (calls bound {full_calls * LATENCY_SECONDS / CONCURRENCY:.2f} s, chain of {chain} calls {chain * LATENCY_SECONDS:.2f} s, quota bound {quota_bound:.2f} s: {busiest})"
     )
     print(f"  wall / bound           {full_wall / full_bound:.2f}")
     print(
@@ -301,6 +334,10 @@ def main() -> None:
     print("isoaudit, periodic full listing with nothing new")
     print(f"  jobs listed / fetched  {relisting_listed} / {relisting_fetched}")
     print(f"  API calls              {relisting_calls} ({relisting_calls / jobs:.4f} per job)")
+    print("prices (Price List API GetProducts)")
+    print(
+        f"  calls                  {pricing_calls[0]} on the first run, {pricing_calls[1]} on the next (fresh)"
+    )
     print("common scanners (sequential list + describe + list tags per job)")
     print(f"  API calls              {naive_calls}  ({naive_calls / jobs:.2f} per job)")
     print(
@@ -317,6 +354,8 @@ def main() -> None:
                 "wall_over_bound": round(full_wall / full_bound, 2),
                 "naive_over_isoaudit_wall": round(naive_wall / full_wall, 1),
                 "naive_over_isoaudit_calls": round(naive_calls / full_calls, 1),
+                "pricing_calls_first_run": pricing_calls[0],
+                "pricing_calls_fresh_run": pricing_calls[1],
             }
         )
     )

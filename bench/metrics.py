@@ -8,8 +8,9 @@ Then measures in one process, interleaved (read, compute, read, compute, ...) so
 machine hits both alike, and reports the medians:
 
 - read: reading from the Parquet file only the JOBS columns the KPIs depend on (KPI_COLUMNS);
-- compute: `kpi_tables`, i.e. what the weekly run computes (audit.analyse): the job facts, the weekly KPIs
-  of the 12 trend weeks and the week before, and the exposure episodes;
+- compute: `kpi_tables`, i.e. what the weekly run computes (audit.analyse): the job facts (with each job's
+  compute hours and spend at list prices), the weekly KPIs of the 12 trend weeks and the week before (the
+  money measures included), and the exposure episodes (with their exposed spend);
 - peak RSS of the process (ru_maxrss), which holds the whole JOBS table as the weekly run does.
 
 The last line is one JSON object: rows, compute_seconds, read_seconds, compute_over_read, peak_rss_mb.
@@ -37,13 +38,13 @@ import pyarrow.parquet as pq
 from isoaudit.config import AuditConfig, load_config
 from isoaudit.metrics.report import KpiTables, kpi_tables
 from isoaudit.metrics.weeks import last_complete_week, week_of, week_start
-from isoaudit.schema import ACCOUNTS, COVERAGE, JOBS, conform
+from isoaudit.schema import ACCOUNTS, COVERAGE, JOBS, PRICES, conform
 
 ROWS = 5_000_000
 REPEATS = 3
 SEED = 20261123
 # Bump when the generator changes: the cached files carry it in their names, so stale data is never read.
-DATA_VERSION = 2
+DATA_VERSION = 3
 DATA_DIR = Path(__file__).resolve().parent / ".data"
 GENERATED_AT = pd.Timestamp("2026-11-23T06:00:00Z")  # a Monday morning: the weekly run of 2026-W47
 HISTORY_WEEKS = 30
@@ -69,7 +70,19 @@ KPI_COLUMNS = [
     "vpc_subnet_ids",
     "tags_json",
     "tuning_job_name",
+    # Money: compute hours and spend.
+    "instance_count",
+    "instance_groups_json",
+    "billable_seconds",
+    "warm_pool_seconds",
 ]
+# Instance types of the synthetic jobs and their us-east-1 list price per hour (other regions x1.1);
+# ml.trn1.32xlarge has no price: its jobs are unpriced.
+INSTANCE_PRICES = {
+    "ml.m5.xlarge": 0.23, "ml.m5.4xlarge": 0.922, "ml.c5.2xlarge": 0.408, "ml.g4dn.xlarge": 0.736,
+    "ml.g5.2xlarge": 1.515, "ml.g5.12xlarge": 7.09, "ml.p3.2xlarge": 3.825, "ml.p4d.24xlarge": 37.688,
+}  # fmt: skip
+UNPRICED_TYPE = "ml.trn1.32xlarge"
 # (weight for isolated jobs, weight for the others, reason): isolated jobs fail for missing packages and
 # blocked downloads far more often, as in real organizations.
 FAILURE_REASONS = (
@@ -244,6 +257,8 @@ def _jobs(
     ended = started + (rng.lognormal(7.5, 1.2, size=rows) * _US).astype(np.int64)
     running = status_code == 1
 
+    billing = _compute_columns(family=family, started=started, ended=ended, running=running)
+
     created_at = pa.array(created, type=pa.timestamp("us", tz="UTC"))
     suffix = pc.replace_substring(
         pc.strftime(created_at.cast(pa.timestamp("ms", tz="UTC")), format="%Y-%m-%d-%H-%M-%S"), ".", "-"
@@ -314,6 +329,7 @@ def _jobs(
         "role_arn": pc.binary_join_element_wise("arn:aws:iam:", account_ids, "role/SageMakerExecution", ":"),
         "tags_json": pa.array(tags_json).take(pa.array(family)),
         "tuning_job_name": pc.if_else(pc.equal(name_kind, 2), tuning, ""),
+        **billing,
         # Weekly audits: first seen by the run of the Monday after creation, last seen by the latest run.
         "first_seen": pa.array(
             monday - (monday - created) // _WEEK_US * _WEEK_US + 6 * 3600 * _US,
@@ -325,6 +341,57 @@ def _jobs(
     table = pa.table(columns, schema=JOBS)
     # Sorted by creation time, as a lake partitioned by creation month is read back.
     return table.take(pc.sort_indices(table["creation_time"]))
+
+
+def _compute_columns(
+    *, family: np.ndarray, started: np.ndarray, ended: np.ndarray, running: np.ndarray
+) -> dict[str, pa.Array]:
+    """What each job ran on and was billed for, per family (a generator of its own: the other columns
+    stay as they were): 1-4 instances of one type, 3 % heterogeneous clusters, 15 % of families on Spot
+    (50-70 % of the time not billed), 5 % with a warm pool kept 10-30 minutes; running jobs have none."""
+    rng = np.random.default_rng(SEED + 1)
+    types = [*INSTANCE_PRICES, UNPRICED_TYPE]
+    weights = np.array([30, 10, 10, 15, 15, 8, 8, 2, 2], dtype=float)
+    kind = rng.choice(len(types), size=FAMILY_COUNT, p=weights / weights.sum())
+    count = rng.choice([1, 2, 4], size=FAMILY_COUNT, p=[0.7, 0.2, 0.1])
+    groups = []
+    for n in range(FAMILY_COUNT):
+        found = {types[kind[n]]: int(count[n])}
+        if rng.random() < 0.03:  # a heterogeneous cluster: GPU workers and CPU data loaders
+            found = {"ml.g5.2xlarge": int(count[n]), "ml.c5.2xlarge": 2}
+        groups.append(json.dumps(found, sort_keys=True))
+    spot = rng.random(FAMILY_COUNT) < 0.15
+    warm = rng.random(FAMILY_COUNT) < 0.05
+    rows = len(family)
+    seconds = (ended - started) // _US
+    billable = np.where(spot[family], seconds * (1 - rng.uniform(0.5, 0.7, size=rows)), seconds)
+    totals = np.array([sum(json.loads(text).values()) for text in groups])
+    return {
+        "instance_type": pa.array([",".join(sorted(json.loads(text))) for text in groups]).take(
+            pa.array(family)
+        ),
+        "instance_count": pa.array(totals[family], type=pa.int64()),
+        "instance_groups_json": pa.array(groups).take(pa.array(family)),
+        "volume_size_gb": pa.array(np.full(rows, 50), type=pa.int64()),
+        "managed_spot": pa.array(spot[family]),
+        "training_seconds": pa.array(seconds, mask=running, type=pa.int64()),
+        "billable_seconds": pa.array(billable.astype(np.int64), mask=running, type=pa.int64()),
+        "warm_pool_seconds": pa.array(
+            rng.integers(600, 1800, size=rows), mask=running | ~warm[family], type=pa.int64()
+        ),
+    }
+
+
+def prices() -> pd.DataFrame:
+    """PRICES rows of every (region, instance type, use) the jobs use, but UNPRICED_TYPE."""
+    rows = [
+        {"region": region, "instance_type": instance_type, "usage": usage,
+         "usd_per_hour": price * (1.0 if region == "us-east-1" else 1.1), "usage_type": "",
+         "effective_date": pd.Timestamp("2026-11-01", tz="UTC"), "fetched_at": GENERATED_AT}
+        for region in REGIONS for instance_type, price in INSTANCE_PRICES.items()
+        for usage in ("training", "processing")
+    ]  # fmt: skip
+    return conform(pd.DataFrame(rows), PRICES)
 
 
 def _hex(rng: np.random.Generator, rows: int, width: int) -> pa.Array:
@@ -365,6 +432,9 @@ def _coverage(
     return pd.DataFrame(rows)
 
 
+PRICE_LIST = prices()
+
+
 # --- measurement ------------------------------------------------------------------------------------------
 
 
@@ -387,6 +457,7 @@ def compute(
         config=config,
         week=last_complete_week(GENERATED_AT),
         generated_at=GENERATED_AT,
+        prices=PRICE_LIST,
     )
 
 
@@ -462,6 +533,11 @@ def main() -> None:
         f"report week {org['week']}: {org['jobs']:,} jobs, isolation rate {org['isolation_rate']:.1f}%, "
         f"{org['violations']:,} violations ({org['new_violations']:,} new), "
         f"{org['episodes_open']:,} open episodes"
+    )
+    print(
+        f"money of the week: {org['compute_hours']:,.0f} compute hours, spend ${org['spend_usd']:,.0f}, "
+        f"exposed ${org['exposed_spend_usd']:,.0f} ({org['isolated_spend_share']:.1f} % isolated), "
+        f"dependency failures ${org['dependency_failure_spend_usd']:,.0f}, {org['unpriced_jobs']:,} unpriced"
     )
     print(f"read {len(KPI_COLUMNS)} of {len(JOBS.names)} columns      median {read_seconds:.2f} s  "
           f"({', '.join(f'{value:.2f}' for value in reads)})")  # fmt: skip

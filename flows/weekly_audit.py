@@ -22,6 +22,7 @@ from isoaudit.collect import AccountAudit, AuditRun, audit_account
 from isoaudit.config import AuditConfig, load_config
 from isoaudit.delivery import Delivery, deliver
 from isoaudit.metrics.report import WeeklyReport, report_json
+from isoaudit.prices import PriceBook
 from isoaudit.progress import current as current_progress
 
 
@@ -64,10 +65,19 @@ def read_guardrails(aws: AwsSession, accounts: list[Account]) -> pd.DataFrame | 
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
+def read_prices(aws: AwsSession, config: AuditConfig, run: AuditRun, stored: audit.StoredLake) -> PriceBook:
+    return audit.price(aws=aws, config=config, run=run, stored=stored)
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
 def analyse(
-    config: AuditConfig, run: AuditRun, stored: audit.StoredLake, policies: pd.DataFrame | None
+    config: AuditConfig,
+    run: AuditRun,
+    stored: audit.StoredLake,
+    policies: pd.DataFrame | None,
+    book: PriceBook,
 ) -> audit.Analysis:
-    return audit.analyse(config=config, run=run, stored=stored, policies=policies)
+    return audit.analyse(config=config, run=run, stored=stored, policies=policies, book=book)
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
@@ -132,7 +142,8 @@ def weekly_audit(
         audits = _collect_accounts(aws, config, run, organization)
         policies = read_guardrails.submit(aws, organization.accounts)
         stored = store_lake(aws, config, run, organization.accounts, audits)
-        analysis = analyse(config, run, stored, policies.result())
+        book = read_prices(aws, config, run, stored)
+        analysis = analyse(config, run, stored, policies.result(), book)
         workbook = publish_reports(aws, config, analysis)
         delivery = deliver_reports(aws, config, run, analysis, workbook, resend)
         alert_new_violations(aws, config, run, analysis, delivery.workbook_uri)
@@ -144,6 +155,7 @@ def weekly_audit(
             "page": str(delivery.page),
             "archive": {"workbook": delivery.workbook_uri, "summary": delivery.summary_uri},
             "emails": delivery.emails,
+            "pricing": {"calls": analysis.pricing_calls, "failure": book.failure or None},
         }
 
 
@@ -191,6 +203,8 @@ def _publish_artifacts(weekly: WeeklyReport, workbook: Path) -> None:
             f"# isoaudit {weekly.week}\n\n"
             f"- jobs: {org['jobs']}, isolation rate: {org['isolation_rate']} %\n"
             f"- violations: {org['violations']}, open episodes: {org['episodes_open']}\n"
+            f"- spend at list price: {org['spend_usd']} USD, exposed: {org['exposed_spend_usd']} USD, "
+            f"unpriced jobs: {org['unpriced_jobs']}\n"
             f"- audit coverage: {org['audit_coverage']} %\n\n"
             f"Workbook: `{workbook.resolve()}`\n"
         ),

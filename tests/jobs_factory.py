@@ -12,6 +12,17 @@ from isoaudit.schema import JOBS, conform, empty_frame
 
 ACCOUNT = "111111111111"
 REGION = "us-east-1"
+# What a job used, unless a test says otherwise: one ml.m5.xlarge for the hour between start and end.
+COMPUTE = {
+    "instance_type": "ml.m5.xlarge",
+    "instance_count": 1,
+    "instance_groups_json": '{"ml.m5.xlarge": 1}',
+    "volume_size_gb": 30,
+    "managed_spot": False,
+    "training_seconds": 3600,
+    "billable_seconds": 3600,
+    "warm_pool_seconds": None,
+}
 
 
 def job(name: str, created: str, **fields: Any) -> dict[str, Any]:
@@ -41,6 +52,7 @@ def job(name: str, created: str, **fields: Any) -> dict[str, Any]:
         "role_arn": f"arn:aws:iam::{account}:role/sm",
         "tags_json": "{}",
         "tuning_job_name": "",
+        **COMPUTE,
         "first_seen": seen,
         "last_seen": seen,
         "listed": True,

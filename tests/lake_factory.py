@@ -25,9 +25,10 @@ from isoaudit.config import AuditConfig
 from isoaudit.metrics.attribution import job_facts
 from isoaudit.metrics.episodes import exposure_episodes
 from isoaudit.metrics.kpis import weekly_kpis
+from isoaudit.metrics.money import Rates
 from isoaudit.metrics.report import WeeklyReport, build_report
 from isoaudit.metrics.weeks import trailing_weeks
-from isoaudit.schema import ACCOUNTS, COVERAGE, conform
+from isoaudit.schema import ACCOUNTS, COVERAGE, PRICES, conform
 from tests.jobs_factory import job, jobs_frame
 
 WEEK = "2026-W46"
@@ -225,10 +226,24 @@ class BuiltLake:
     episodes: pd.DataFrame
 
 
+def prices() -> pd.DataFrame:
+    """The list price of the jobs' instance type in us-east-1; none for eu-west-1 (its jobs are unpriced)."""
+    row = {
+        "region": "us-east-1",
+        "instance_type": "ml.m5.xlarge",
+        "usage": "training",
+        "usd_per_hour": 0.23,
+        "usage_type": "USE1-Train:ml.m5.xlarge",
+        "effective_date": pd.Timestamp("2026-11-01T00:00:00Z"),
+        "fetched_at": GENERATED_AT,
+    }
+    return conform(pd.DataFrame([row]), PRICES)
+
+
 def build_lake(*, aws: AwsSession, config: AuditConfig, folder: Path) -> BuiltLake:
     """Write every table of the lake for the data above, mirror it to `folder`, and compute the report."""
-    history, organization, runs = jobs(), accounts(), coverage()
-    facts = job_facts(history, organization, config=config)
+    history, organization, runs, price_list = jobs(), accounts(), coverage(), prices()
+    facts = job_facts(history, organization, config=config, rates=Rates.from_prices(price_list, {}))
     episodes = exposure_episodes(facts, as_of=GENERATED_AT, dormant_days=config.dormant_days)
     kpis = weekly_kpis(
         facts,
@@ -244,6 +259,7 @@ def build_lake(*, aws: AwsSession, config: AuditConfig, folder: Path) -> BuiltLa
         ("weekly_kpis", kpis),
         ("coverage", runs),
         ("accounts", organization),
+        ("prices", price_list),
     ):
         lake.write_table(aws=aws, config=config, table=table, frame=frame)
     lake.mirror(aws=aws, config=config, destination=folder)
@@ -255,5 +271,6 @@ def build_lake(*, aws: AwsSession, config: AuditConfig, folder: Path) -> BuiltLa
         config=config,
         week=WEEK,
         generated_at=GENERATED_AT,
+        prices=price_list,
     )
     return BuiltLake(config=config, folder=folder, report=report, facts=facts, episodes=episodes)

@@ -29,6 +29,9 @@ LEGACY = "444444444444"
 ACCOUNT_NAMES = {ML_PROD: "ml-prod", FRAUD_PROD: "fraud-prod", SANDBOX: "sandbox", LEGACY: "legacy-data"}
 
 
+JOB_PRICE = 0.23  # an hour of ml.m5.xlarge at its us-east-1 list price
+
+
 def kpi_row(
     *,
     scope: str,
@@ -77,6 +80,13 @@ def kpi_row(
         "episodes_dormant": episodes_dormant,
         "dependency_failures": dependency_failures,
         "stale_accounts": stale_accounts,
+        # Every job an hour of ml.m5.xlarge at $0.23, one job unpriced per team or org.
+        "compute_hours": float(jobs),
+        "spend_usd": round(JOB_PRICE * (jobs - 1), 2) if jobs else float("nan"),
+        "exposed_spend_usd": round(JOB_PRICE * (new_violations + repeat_violations), 2),
+        "isolated_spend_share": 100 * compliant / (jobs - 1) if jobs > 1 else float("nan"),
+        "dependency_failure_spend_usd": round(JOB_PRICE * dependency_failures, 2),
+        "unpriced_jobs": 1 if jobs else 0,
     }
 
 
@@ -222,6 +232,8 @@ def job_fact(
         "compliant": isolated,
         "week": WEEK,
         "failure_class": None,
+        "compute_hours": 1.0,
+        "spend_usd": JOB_PRICE,
     }
 
 
@@ -293,6 +305,7 @@ def episode(
         "closed_at": pd.NaT,
         "first_job_name": first_job_name,
         "non_compliant_runs": runs,
+        "exposed_spend_usd": round(JOB_PRICE * runs, 2),
         "last_run_at": pd.Timestamp(last_run),
         "state": state,
         "hours_to_remediate": float("nan"),
@@ -333,7 +346,9 @@ FAILURES = (
 
 
 def failure_causes_frame() -> pd.DataFrame:
-    return pd.DataFrame(FAILURES, columns=["team", "failure_class", "network_isolation", "jobs"])
+    frame = pd.DataFrame(FAILURES, columns=["team", "failure_class", "network_isolation", "jobs"])
+    # A failed job runs a few minutes: a tenth of an hour of ml.m5.xlarge each.
+    return frame.assign(spend_usd=(frame["jobs"] * JOB_PRICE / 10).round(4))
 
 
 def coverage_frame() -> pd.DataFrame:

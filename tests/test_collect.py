@@ -319,3 +319,24 @@ def test_tuning_jobs_are_read_through_search_even_before_they_launch_anything(em
     assert jobs.loc["fresh-hpo", "status"] == "InProgress"
     assert jobs.loc["churn-hpo", "creation_time"] == pd.Timestamp(created)
     assert (jobs.loc[[child.name for child in children], "tuning_job_name"] == "churn-hpo").all()
+
+
+def test_a_first_listing_reads_every_job_once_and_lists_only_what_search_may_lack(
+    emulator, organization
+) -> None:
+    # An account-region the history has never seen: Search's records are the listing; List reads only the
+    # jobs changed within Search's index lag (here: none), one call; the second run reads what changed.
+    config = config_for(emulator, organization)
+    emulator.faults.reset_counts()
+    first, stored = collect(config)
+    lists = emulator.faults.requests[("sagemaker", "ListTrainingJobs")]
+    audited = pd.concat([done.coverage for done in first]).query("status == 'audited'")
+
+    assert lists == len(audited)  # one List call per account-region, not one per page of 100
+    assert set(audited["listing"]) == {"full"}
+    assert len(stored.jobs) == len(organization.spec.jobs)
+    assert stored.jobs["listed"].all()
+    second, _ = collect(config, at=NOW + timedelta(days=7), week="2026-W48")
+    assert set(pd.concat([done.coverage for done in second]).query("status == 'audited'")["listing"]) == {
+        "incremental"
+    }

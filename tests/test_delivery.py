@@ -97,13 +97,15 @@ def test_one_message_per_audience_with_the_week_and_headline_in_its_subject(deli
     finops = messages[", ".join(FINOPS)]
     assert finops["From"] == SENDER
     assert finops["Subject"] == (
-        f"isoaudit {WEEK}: isolation rate {org['isolation_rate']:.1f} %, {org['violations']} violations"
+        f"isoaudit {WEEK}: isolation rate {org['isolation_rate']:.1f} %, {org['violations']} violations · "
+        f"${org['exposed_spend_usd']:,.2f} exposed spend"
     )
     fraud = messages[TEAMS["fraud"][0]]
     team = next(row for row in delivered["first"]["teams"] if row["team"] == "fraud")
     assert fraud["Subject"] == (
         f"isoaudit {WEEK} · fraud: isolation rate {team['isolation_rate']:.1f} %, "
-        f"{team['violations']} violation"  # one this week: ranker
+        f"{team['violations']} violation · "  # one this week: ranker
+        f"${team['exposed_spend_usd']:,.2f} exposed spend"
     )
 
 

@@ -25,7 +25,7 @@ import pytest
 from cfnlint.api import lint, lint_file
 from cfnlint.decode import cfn_yaml
 
-from isoaudit import delivery, doctor
+from isoaudit import delivery, doctor, prices
 from isoaudit.aws import ec2, lake, lake_check, organizations, preflight, run_lock, sns
 from isoaudit.aws.session import AwsSession
 from isoaudit.aws.sts import assume_role, role_arn
@@ -375,6 +375,9 @@ def recorded_calls(emulator, tmp_path_factory) -> RecordedCalls:
             months=lake.creation_months(audited.jobs),
         )
         lake.write_table(aws=auditor, config=config, table="coverage", frame=audited.coverage)
+    # The jobs' list prices: pricing:GetProducts, and the prices table in the lake.
+    book = prices.refresh(aws=auditor, config=config, jobs=audited.jobs, now=run.started_at)
+    assert book.calls and not book.failure
     run_lock.release(aws=auditor, config=config, run_id="infra")
     # `isoaudit lake check --repair` with the auditor's policy: a file that is not Parquet, moved aside.
     setup.client("s3").put_object(Bucket=spec.bucket, Key="isoaudit/jobs/broken.parquet", Body=b"not parquet")
@@ -499,6 +502,14 @@ def test_auditor_policy_allows_every_call_of_the_auditing_account(recorded_calls
     )
     assert recorded_calls.auditor, "nothing recorded"
     assert recorded_calls.auditor - allowed == set()
+
+
+def test_auditor_policy_gains_only_get_products_of_the_price_list_and_the_run_calls_it(
+    recorded_calls: RecordedCalls,
+) -> None:
+    actions = allowed_actions(auditor_policy()["PolicyDocument"])
+    assert {action for action in actions if action.startswith("pricing:")} == {"pricing:GetProducts"}
+    assert "pricing:GetProducts" in recorded_calls.auditor
 
 
 def test_the_delivery_sends_email_and_the_doctor_reads_what_it_checks(recorded_calls: RecordedCalls) -> None:

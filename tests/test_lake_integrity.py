@@ -27,6 +27,7 @@ from isoaudit.cli import main
 from isoaudit.collect import AuditRun
 from isoaudit.config import AuditConfig, load_config
 from isoaudit.emulator import AccountSpec, JobSpec, OrganizationSpec, build_organization
+from tests.jobs_factory import job, jobs_frame
 
 NOW = datetime(2026, 11, 23, 6, tzinfo=UTC)
 REGION = "us-east-1"
@@ -78,7 +79,8 @@ def audit_run(
     audits = audit.collect_organization(aws=aws, config=config, run=run, organization=organization)
     stored = audit.store(aws=aws, config=config, run=run, accounts=organization.accounts, audits=audits)
     if publish:
-        analysis = audit.analyse(config=config, run=run, stored=stored, policies=None)
+        book = audit.price(aws=aws, config=config, run=run, stored=stored)
+        analysis = audit.analyse(config=config, run=run, stored=stored, policies=None, book=book)
         audit.publish(aws=aws, config=config, analysis=analysis)
 
 
@@ -315,3 +317,19 @@ def test_two_real_runs_at_once_one_audits_the_other_exits_3(emulator, organizati
     capsys.readouterr()
     assert_each_key_once(emulator, config, expected_jobs=80)
     assert capsys.readouterr().out.count("[]") == len(LAYOUTS)
+
+
+def test_a_file_written_before_a_column_existed_reads_with_it_empty(emulator, tmp_path) -> None:
+    """The compute fields came with a later version: older job files lack them, and still read."""
+    config = load_config(bucket="isoaudit-older-lake", endpoint_url=emulator.url, reports_dir=str(tmp_path))
+    aws = audit.management_session(config)
+    aws.client("s3").create_bucket(Bucket=config.bucket)
+    older = jobs_frame(job("old-2026-11-10-10-00-00-000", "2026-11-10T10:00:00Z"))
+    older = older.drop(columns=["instance_groups_json", "billable_seconds", "warm_pool_seconds"])
+    wr.config.s3_endpoint_url = emulator.url
+    wr.s3.to_parquet(
+        older, f"{config.lake_uri}/jobs/creation_month=2026-11/older.parquet", boto3_session=aws.boto3_session
+    )
+    (row,) = lake.read_table(aws=aws, config=config, table="jobs").to_dict("records")
+    assert row["job_name"] == "old-2026-11-10-10-00-00-000"
+    assert pd.isna(row["billable_seconds"]) and pd.isna(row["instance_groups_json"])

@@ -134,7 +134,7 @@ def test_every_declaration_is_complete_and_refers_to_named_things() -> None:
 
 def test_predicates_are_tested_once_per_class_of_runs() -> None:
     classes = job_classes()
-    assert len(classes) == 4 * 3 * 2 * 2
+    assert len(classes) == 4 * 3 * 2 * 2 * 3  # posture, violation, dependency, production, pricing
     matrix = class_matrix(["run", "compliant", "violation"])
     # Every class is a run, and either compliant or a violation, never both.
     assert (matrix[:, 0] == 1).all()

@@ -11,6 +11,7 @@ import awswrangler as wr
 import boto3
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pytest
 from botocore.stub import Stubber
 
@@ -21,7 +22,7 @@ from isoaudit.aws.wrangler import endpoints
 from isoaudit.config import AuditConfig, ConfigError, load_config
 from isoaudit.metrics.images import aws_registries, image_health
 from isoaudit.schema import JOB_FACTS, TABLES, WEEKLY_KPIS, glue_types
-from isoaudit.sql import description, views
+from isoaudit.sql import billed_views, description, to_duckdb, views
 from tests.jobs_factory import job, jobs_frame
 from tests.lake_factory import DLC, OUTSIDE, TOKENIZER, WEEK, XGBOOST, BuiltLake, build_lake
 
@@ -205,7 +206,8 @@ def test_image_health_names_every_aws_registry_the_python_side_knows() -> None:
 def test_failure_causes_equal_the_report_and_the_pandas_groupby(connection, built) -> None:
     of_week = rows(
         connection,
-        f"SELECT team, failure_class, network_isolation, jobs FROM failure_causes WHERE week = '{WEEK}'",
+        "SELECT team, failure_class, network_isolation, jobs, spend_usd FROM failure_causes"
+        f" WHERE week = '{WEEK}'",
         by=["team", "failure_class", "network_isolation"],
     )
     assert_same(of_week, built.report.failure_causes, by=["team", "failure_class", "network_isolation"])
@@ -215,7 +217,9 @@ def test_failure_causes_equal_the_report_and_the_pandas_groupby(connection, buil
     failed = failed.assign(
         failure_class=failed["failure_class"].astype(str), network_isolation=failed["compliant"]
     )
-    expected = failed.groupby(keys).size().rename("jobs").reset_index()
+    grouped = failed.groupby(keys)
+    expected = pd.DataFrame({"jobs": grouped.size(), "spend_usd": grouped["spend_usd"].sum(min_count=1)})
+    expected = expected.reset_index()
     assert_same(rows(connection, "SELECT * FROM failure_causes", by=keys), expected, by=keys)
 
 
@@ -227,6 +231,54 @@ def test_open_exposures_equal_the_open_and_dormant_episodes(connection, built) -
     assert set(actual["state"]) == {"open", "dormant"}
     stored = built.episodes
     assert len(actual) == int(stored["state"].isin(["open", "dormant"]).sum())
+
+
+# --- billed cost (CUR 2.0) ---
+
+
+@pytest.mark.parametrize("net_unblended", [True, False])
+def test_job_billed_cost_joins_the_cur_on_the_lower_cased_arn(built, tmp_path, net_unblended: bool) -> None:
+    jobs = built.facts.loc[built.facts["job_kind"] == "training"].astype({"job_arn": str}).head(2)
+    first, second = jobs["job_arn"].tolist()
+    # A CUR 2.0 (Data Exports) file: two lines of the first job (one with the ARN's letter case changed),
+    # one of the second, and lines that must not count (another product, no resource id).
+    cur = pd.DataFrame(
+        {
+            "line_item_resource_id": [first, first.upper().replace("ARN:AWS:SAGEMAKER", "arn:aws:sagemaker"),
+                                      second, second, ""],
+            "line_item_product_code": ["AmazonSageMaker"] * 3 + ["AmazonS3", "AmazonSageMaker"],
+            "line_item_unblended_cost": [1.25, 0.75, 3.0, 9.0, 5.0],
+            "line_item_net_unblended_cost": [1.0, 0.5, 2.7, 8.0, 4.0],
+            "line_item_usage_start_date": pd.to_datetime(["2026-11-10"] * 5),
+        }
+    )  # fmt: skip
+    if not net_unblended:
+        cur = cur.drop(columns="line_item_net_unblended_cost")
+    cur.to_parquet(tmp_path / "cur.parquet")
+    connection = local_lake.connect(built.folder)
+    connection.execute("CREATE SCHEMA billing")
+    # The file's path is a parameter of the query: DuckDB views cannot take one, a table can.
+    connection.execute(
+        "CREATE TABLE billing.cur2 AS SELECT * FROM read_parquet($path)",
+        {"path": str(tmp_path / "cur.parquet")},
+    )
+    (sql,) = billed_views(cur_table="billing.cur2", net_unblended=net_unblended).values()
+    connection.execute(f"CREATE VIEW job_billed_cost AS {to_duckdb(sql)}")
+    billed = rows(connection, "SELECT * FROM job_billed_cost", by=["job_arn"]).set_index("job_arn")
+    assert sorted(billed.index) == sorted([first, second])
+    assert billed.loc[first, "unblended_cost"] == pytest.approx(2.0)
+    assert billed.loc[second, "unblended_cost"] == pytest.approx(3.0)
+    assert billed.loc[first, "cost_lines"] == 2
+    if net_unblended:
+        assert billed.loc[first, "net_unblended_cost"] == pytest.approx(1.5)
+    else:
+        assert billed["net_unblended_cost"].isna().all()
+    spend = built.facts.set_index(built.facts["job_arn"].astype(str))["spend_usd"]
+    assert billed.loc[first, "spend_usd"] == pytest.approx(spend[first], nan_ok=True)
+
+
+def test_no_billed_cost_view_without_a_cur_table() -> None:
+    assert billed_views(cur_table=None) == {}
 
 
 # --- the Glue tables ---
@@ -265,7 +317,10 @@ def test_publish_views_twice_creates_each_view_and_one_named_query_per_view(aws,
     athena.create_work_group(Name=WORKGROUP)
     before = set(_execution_ids(athena, workgroup=WORKGROUP))
     lake.publish_views(aws=aws, config=config, views=views())
-    lake.publish_views(aws=aws, config=config, views=views())
+    # The definitions did not change: the second publication reads one fingerprint and calls nothing else.
+    counted = aws.counted()
+    lake.publish_views(aws=counted, config=config, views=views())
+    assert counted.counter.count == 1
 
     saved = [
         athena.get_named_query(NamedQueryId=query_id)["NamedQuery"]
@@ -286,7 +341,7 @@ def test_publish_views_twice_creates_each_view_and_one_named_query_per_view(aws,
         if query_id not in before
     ]
     created = sorted(execution["Query"].split(" AS\n", 1)[0] for execution in executions)
-    assert created == sorted(f"CREATE OR REPLACE VIEW {view}" for view in views() for _ in range(2))
+    assert created == sorted(f"CREATE OR REPLACE VIEW {view}" for view in views())
     for execution in executions:
         assert execution["QueryExecutionContext"]["Database"] == config.database
         assert execution["ResultConfiguration"]["OutputLocation"].startswith(config.athena_output)
@@ -298,6 +353,39 @@ def _execution_ids(athena, *, workgroup: str) -> list[str]:
         for page in athena.get_paginator("list_query_executions").paginate(WorkGroup=workgroup)
         for query_id in page["QueryExecutionIds"]
     ]
+
+
+def test_views_are_published_again_when_their_sql_or_a_schema_changed(aws, built, monkeypatch) -> None:
+    config = built.config.model_copy(update={"database": "isoaudit_changes", "athena_workgroup": "primary"})
+    athena = aws.client("athena")
+
+    def published(definitions: dict[str, str]) -> list[str]:
+        before = set(_execution_ids(athena, workgroup="primary"))
+        lake.publish_views(aws=aws, config=config, views=definitions)
+        return [
+            athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Query"]
+            for query_id in _execution_ids(athena, workgroup="primary")
+            if query_id not in before
+        ]
+
+    assert len(published(views())) == len(views())
+    assert published(views()) == []
+    # moto has no UpdateNamedQuery (its use is tested above with botocore's stubber): recorded here.
+    saved: list[dict[str, str]] = []
+    monkeypatch.setattr(lake, "_save_named_queries", lambda **arguments: saved.append(arguments["views"]))
+    changed = {**views(), "org_trend": views()["org_trend"] + "\n-- reworded"}
+    assert len(published(changed)) == len(views())
+    assert saved == [changed]
+    # A column added to a table changes what every view over it reads: all are created again.
+    monkeypatch.setitem(
+        TABLES,
+        "accounts",
+        TABLES["accounts"].append(
+            pa.field("cost_center", pa.string(), metadata={"description": "Cost center"})
+        ),
+    )
+    assert len(published(changed)) == len(views())
+    assert published(changed) == []
 
 
 def test_publish_views_declares_the_tables_no_run_has_written(aws, built) -> None:

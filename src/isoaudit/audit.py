@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from isoaudit import prices
 from isoaudit.alerts import new_violations_message
-from isoaudit.aws import ec2, lake, organizations, sns
+from isoaudit.aws import ec2, lake, organizations, quotas, sns
 from isoaudit.aws.organizations import Account
+from isoaudit.aws.quotas import Pacer
 from isoaudit.aws.session import AwsSession, default_session
 from isoaudit.collect import (
     AccountAudit,
@@ -36,10 +38,11 @@ from isoaudit.metrics.report import (
     last_complete_week,
     report_from_tables,
 )
+from isoaudit.prices import PriceBook
 from isoaudit.publish.excel import write_workbook
 from isoaudit.records import accounts_frame
 from isoaudit.schema import COVERAGE, JOBS, empty_frame
-from isoaudit.sql import views
+from isoaudit.sql import billed_views, views
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +70,9 @@ def start_run(
 
 
 def management_session(config: AuditConfig) -> AwsSession:
-    return default_session(region=config.home_region, endpoint_url=config.endpoint_url)
+    scale = config.api_quota_scale
+    pacer = Pacer(quotas.scaled(quotas.QUOTAS, scale) if scale else {})
+    return default_session(region=config.home_region, endpoint_url=config.endpoint_url, pacer=pacer)
 
 
 def discover(*, aws: AwsSession, config: AuditConfig, run: AuditRun) -> Organization:
@@ -101,11 +106,13 @@ def discover(*, aws: AwsSession, config: AuditConfig, run: AuditRun) -> Organiza
             full_listing_every_days=config.full_listing_every_days,
         )
         known = stored.result().groupby(["account_id", "region"])["job_arn"].agg(frozenset)
-    # A full listing then fetches only the jobs that the history lacks or that changed.
+    # A full listing then fetches only the jobs that the history lacks or that changed. An account-region
+    # the history holds without its coverage is listed fully (only the others are a first listing).
     plans = {
         key: replace(plan, known=known.get(key, frozenset())) if plan.full else plan
         for key, plan in plans.items()
     }
+    plans |= {key: RegionPlan(known=arns) for key, arns in known.items() if key not in plans}
     return Organization(accounts=accounts, default_regions=regions, plans=plans)
 
 
@@ -179,14 +186,25 @@ def preventive(*, aws: AwsSession, accounts: Sequence[Account]) -> pd.DataFrame 
         return None
 
 
+def price(*, aws: AwsSession, config: AuditConfig, run: AuditRun, stored: StoredLake) -> PriceBook:
+    """The prices the jobs need, read from the Price List API only where the lake's are missing or stale."""
+    return prices.refresh(aws=aws, config=config, jobs=stored.jobs, now=run.started_at)
+
+
 @dataclass(frozen=True)
 class Analysis:
     tables: KpiTables
     weekly: WeeklyReport
+    pricing_calls: int = 0
 
 
 def analyse(
-    *, config: AuditConfig, run: AuditRun, stored: StoredLake, policies: pd.DataFrame | None
+    *,
+    config: AuditConfig,
+    run: AuditRun,
+    stored: StoredLake,
+    policies: pd.DataFrame | None,
+    book: PriceBook | None = None,
 ) -> Analysis:
     generated_at = pd.Timestamp(run.started_at)
     tables = kpi_tables(
@@ -196,6 +214,7 @@ def analyse(
         config=config,
         week=run.audit_week,
         generated_at=generated_at,
+        prices=book.prices if book else None,
     )
     weekly = report_from_tables(
         tables,
@@ -206,7 +225,11 @@ def analyse(
         week=run.audit_week,
         generated_at=generated_at,
     )
-    return Analysis(tables=tables, weekly=weekly)
+    if book and book.failure:
+        unpriced = int(weekly.org.get("unpriced_jobs") or 0)
+        note = f"Prices could not be read ({book.failure}): {unpriced} jobs of the week are unpriced."
+        weekly = replace(weekly, pricing_note=note)
+    return Analysis(tables=tables, weekly=weekly, pricing_calls=book.calls if book else 0)
 
 
 def alert(
@@ -232,7 +255,8 @@ def publish(*, aws: AwsSession, config: AuditConfig, analysis: Analysis) -> Path
     lake.write_table(aws=aws, config=config, table="job_facts", frame=analysis.tables.facts)
     lake.write_table(aws=aws, config=config, table="episodes", frame=analysis.tables.episodes)
     lake.write_table(aws=aws, config=config, table="weekly_kpis", frame=analysis.tables.kpis)
-    lake.publish_views(aws=aws, config=config, views=views())
+    billed = billed_views(cur_table=config.cur_table, net_unblended=config.cur_net_unblended)
+    lake.publish_views(aws=aws, config=config, views={**views(), **billed})
     config.reports_dir.mkdir(parents=True, exist_ok=True)
     weekly = analysis.weekly
     workbook = write_workbook(weekly, path=config.reports_dir / f"isoaudit-{weekly.week}.xlsx")

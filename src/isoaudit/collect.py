@@ -19,10 +19,12 @@ from isoaudit.aws import ec2, sts
 from isoaudit.aws.organizations import Account
 from isoaudit.aws.session import AwsSession
 from isoaudit.config import AuditConfig
+from isoaudit.coverage_rows import CoverageRecorder
 from isoaudit.errors import AUDIT_ERRORS, describe_failure
-from isoaudit.reading import RegionRead, read_region
-from isoaudit.records import job_rows, usable_records
-from isoaudit.schema import COVERAGE, JOBS, conform, empty_frame
+from isoaudit.job_kinds import JobKind
+from isoaudit.reading import SEARCH_INDEX_LAG, RegionRead, read_region, searched_kinds
+from isoaudit.records import RowKeeper, job_rows, usable_records
+from isoaudit.schema import JOBS, conform, empty_frame
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,6 +51,9 @@ class RegionPlan:
     full: bool = True
     since: datetime | None = None
     known: frozenset[str] = field(default=frozenset(), repr=False)
+    # Never audited and absent from the history: Search's records are the listing, and List reads only
+    # what Search's index may not hold yet (see `_read_region`).
+    first: bool = False
 
     @property
     def listing(self) -> str:
@@ -56,10 +61,8 @@ class RegionPlan:
 
 
 FULL_LISTING = RegionPlan()
+FIRST_LISTING = RegionPlan(first=True)
 
-# Search reads an index that can lag behind the jobs: each incremental read starts this long before the
-# previous audit of the account-region, and the merge by ARN absorbs the overlap.
-SEARCH_INDEX_LAG = timedelta(hours=1)
 # A full listing due within this much of now is due now: a weekly schedule starts a few seconds or minutes
 # early or late, and must not push a 28-day full listing to day 35.
 SCHEDULE_SLACK = timedelta(hours=12)
@@ -140,11 +143,9 @@ def audit_account(
     plans: Mapping[tuple[str, str], RegionPlan],
     slots: threading.Semaphore,
 ) -> AccountAudit:
-    """Audit one account; never raises for an AWS failure, which is recorded as coverage instead.
-
-    `slots` bounds how many account-regions are read at once across the whole organization.
-    """
-    coverage = _CoverageRecorder(account=account, run=run)
+    """Audit one account; never raises for an AWS failure, which is recorded as coverage instead. `slots`
+    bounds how many account-regions are read at once across the whole organization."""
+    coverage = CoverageRecorder(account=account, run=run)
     role = sts.role_arn(account_id=account.account_id, role_name=config.role_name)
     wanted = list(config.regions) or sorted(default_regions)
     try:
@@ -179,7 +180,7 @@ def audit_account(
                     account,
                     region,
                     run,
-                    plans.get((account.account_id, region), FULL_LISTING),
+                    plans.get((account.account_id, region), FIRST_LISTING),
                     coverage,
                     slots,
                 ),
@@ -187,7 +188,8 @@ def audit_account(
             )
         )
     frames = [jobs for jobs, _ in reads if not jobs.empty]
-    jobs = pd.concat(frames or [empty_frame(JOBS)], ignore_index=True)
+    # One region's rows are not copied again: a 462,178-job region's are half a gigabyte.
+    jobs = frames[0] if len(frames) == 1 else pd.concat(frames or [empty_frame(JOBS)], ignore_index=True)
     listed = frozenset().union(*(arns for _, arns in reads))
     return AccountAudit(account.account_id, conform(jobs, JOBS), coverage.frame(), listed)
 
@@ -198,16 +200,22 @@ def _audit_region(
     region: str,
     run: AuditRun,
     plan: RegionPlan,
-    coverage: _CoverageRecorder,
+    coverage: CoverageRecorder,
     slots: threading.Semaphore,
 ) -> tuple[pd.DataFrame, frozenset[str]]:
     """The region's fetched jobs, and the ARNs its full listing returned (none when not fully listed)."""
     counted = member.counted()
+    keepers = {
+        kind: RowKeeper(kind=kind, account_id=account.account_id, region=region, seen_at=run.started_at)
+        for kind in searched_kinds()
+    }
     with slots:
         try:
-            read = _guarded(lambda: read_region(counted, region, plan), context=f"cannot read {region}")
+            read = _guarded(
+                lambda: read_region(counted, region, plan, keepers), context=f"cannot read {region}"
+            )
             jobs, left_out = _guarded(
-                lambda: _rows(read, account_id=account.account_id, region=region, run=run),
+                lambda: _rows(read, keepers, account_id=account.account_id, region=region, run=run),
                 context=f"cannot store the jobs of {region}",
             )
         except _Gap as gap:
@@ -223,65 +231,22 @@ def _audit_region(
     return jobs, read.listed
 
 
-def _rows(read: RegionRead, *, account_id: str, region: str, run: AuditRun) -> tuple[pd.DataFrame, list[str]]:
+def _rows(
+    read: RegionRead, keepers: Mapping[JobKind, RowKeeper], *, account_id: str, region: str, run: AuditRun
+) -> tuple[pd.DataFrame, list[str]]:
     """The JOBS rows of a region's records, and a note per record left out because it is unusable."""
     frames, left_out = [], []
+    for kind, kept in read.kept.items():
+        rows, notes = keepers[kind].frame(kept)
+        frames.append(rows)
+        left_out += notes
     for kind, found in read.records.items():
         usable, unusable = usable_records(found, kind=kind)
         left_out += unusable
         frames.append(
             job_rows(usable, kind=kind, account_id=account_id, region=region, seen_at=run.started_at)
         )
+    present = [frame for frame in frames if not frame.empty]
+    if len(present) == 1:
+        return present[0], left_out
     return pd.concat(frames, ignore_index=True), left_out
-
-
-class _CoverageRecorder:
-    """Collects coverage rows from the region threads of one account."""
-
-    def __init__(self, *, account: Account, run: AuditRun) -> None:
-        self._account = account
-        self._run = run
-        self._rows: list[dict] = []
-
-    def audited(
-        self, *, region: str, jobs_seen: int, api_calls: int, plan: RegionPlan, note: str = ""
-    ) -> None:
-        self._add(
-            region=region,
-            status="audited",
-            reason=note,
-            listing=plan.listing,
-            jobs_seen=jobs_seen,
-            api_calls=api_calls,
-        )
-
-    def skipped(self, *, region: str, reason: str) -> None:
-        self._add(region=region, status="skipped", reason=reason, listing="", jobs_seen=0, api_calls=0)
-
-    def failed(self, *, region: str, reason: str, api_calls: int = 0, plan: RegionPlan | None = None) -> None:
-        self._add(
-            region=region,
-            status="failed",
-            reason=reason,
-            listing=plan.listing if plan else "",
-            jobs_seen=0,
-            api_calls=api_calls,
-        )
-
-    def _add(self, **row: object) -> None:
-        # list.append is atomic under the GIL; the region threads only append.
-        self._rows.append(
-            {
-                "audit_week": self._run.audit_week,
-                "run_id": self._run.run_id,
-                "account_id": self._account.account_id,
-                "account_name": self._account.name,
-                "audited_at": self._run.started_at,
-                **row,
-            }
-        )
-
-    def frame(self) -> pd.DataFrame:
-        if not self._rows:
-            return empty_frame(COVERAGE)
-        return conform(pd.DataFrame(self._rows).sort_values("region"), COVERAGE)

@@ -10,7 +10,6 @@ import os
 import re
 import tomllib
 from contextvars import ContextVar
-from functools import cache
 from pathlib import Path
 from typing import Any, get_origin
 from urllib.parse import urlparse
@@ -25,6 +24,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 from pydantic_settings.exceptions import SettingsError
+
+from isoaudit.regions import known_regions
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -41,20 +42,10 @@ ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 # S3 key characters that need no encoding anywhere (AWS's "safe characters"), in segments separated by "/".
 PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9!_.*'()-]+$")
 ENV_PREFIX = "ISOAUDIT_"
-
-
-@cache
-def known_regions() -> frozenset[str]:
-    """Region names botocore knows, in every partition (no API call); loaded on first use, so that
-    importing the configuration (as isoaudit.metrics does) builds no botocore session."""
-    from botocore.session import get_session
-
-    session = get_session()
-    return frozenset(
-        region
-        for partition in session.get_available_partitions()
-        for region in session.get_available_regions("ec2", partition_name=partition)
-    )
+# The Price List API's endpoints (it prices every region from any of them).
+PRICING_REGIONS = ("us-east-1", "eu-central-1", "ap-south-1")
+INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9-]+$")
+QUALIFIED_TABLE = re.compile(r"^[a-z_][a-z0-9_]{0,254}\.[a-z_][a-z0-9_]{0,254}$")
 
 
 _config_file: ContextVar[Path | None] = ContextVar("isoaudit_config_file", default=None)
@@ -132,6 +123,13 @@ class AuditConfig(BaseSettings):
     )
     exclude_accounts: list[str] = Field(default_factory=list, description="Account ids never audited")
     concurrency: int = Field(8, ge=1, le=64, description="Account-regions collected at the same time")
+    api_quota_scale: float | None = Field(
+        1.0,
+        gt=0,
+        description="The collector paces its calls per account-region and operation at AWS's default "
+        "request quotas (isoaudit.aws.quotas) times this: raise it where AWS raised your quotas; none: "
+        "no pacing",
+    )
     full_listing_every_days: int = Field(
         28,
         ge=0,
@@ -160,6 +158,27 @@ class AuditConfig(BaseSettings):
         90, ge=1, description="Days without a run after which an open family is dormant"
     )
     trend_weeks: int = Field(12, ge=1, le=104, description="Trailing weeks shown in trends")
+
+    # Money (docs/metrics.md, "Money").
+    pricing_region: str = Field(
+        "us-east-1",
+        description="Endpoint of the AWS Price List API: us-east-1, eu-central-1 or ap-south-1 (it answers "
+        "for every region from there)",
+    )
+    price_max_age_days: int = Field(
+        30, ge=1, description="Days a price read from the Price List API is kept before it is read again"
+    )
+    negotiated_rates: dict[str, float] = Field(
+        default_factory=dict,
+        description="Instance type (e.g. ml.p4d.24xlarge) -> negotiated USD per hour, overriding list prices",
+    )
+    cur_table: str | None = Field(
+        None,
+        description="Cost and Usage Report 2.0 table in Athena, as database.table: creates job_billed_cost",
+    )
+    cur_net_unblended: bool = Field(
+        True, description="Whether cur_table has line_item_net_unblended_cost (net of discounts)"
+    )
 
     # Where alerts go.
     sns_topic_arn: str | None = Field(None, description="SNS topic that receives new-violation alerts")
@@ -253,6 +272,31 @@ class AuditConfig(BaseSettings):
                 re.compile(pattern)
             except re.error as exc:
                 raise ValueError(f"{environment}: invalid regular expression: {exc}") from None
+        return value
+
+    @field_validator("pricing_region")
+    @classmethod
+    def _pricing_region(cls, value: str) -> str:
+        if value not in PRICING_REGIONS:
+            raise ValueError(f"{value!r}: the Price List API answers only in {', '.join(PRICING_REGIONS)}")
+        return value
+
+    @field_validator("negotiated_rates")
+    @classmethod
+    def _rates(cls, value: dict[str, float]) -> dict[str, float]:
+        for instance_type, rate in value.items():
+            if not INSTANCE_TYPE.match(instance_type):
+                raise ValueError(f"{instance_type!r} is not a SageMaker instance type (e.g. ml.m5.xlarge)")
+            if not 0 < rate < 10_000:
+                raise ValueError(f"{instance_type}: expected USD per hour above 0, not {rate}")
+        return value
+
+    @field_validator("cur_table")
+    @classmethod
+    def _cur_table(cls, value: str | None) -> str | None:
+        # It is the one name a view's SQL takes from the configuration: an identifier pair, nothing else.
+        if value is not None and not QUALIFIED_TABLE.match(value):
+            raise ValueError("expected database.table in lowercase letters, digits and _ (e.g. billing.cur2)")
         return value
 
     @property

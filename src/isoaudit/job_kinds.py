@@ -9,8 +9,10 @@ Pure data and functions of records: no AWS client is built here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from typing import Any
 from urllib.parse import quote
@@ -40,7 +42,8 @@ class JobKind:
     describe_operation: str
     search_resource: str | None  # None: the kind has no Search
     reading: Reading
-    fields: Callable[[dict[str, Any]], dict[str, Any]]  # the kind's JOBS fields from one whole record
+    # The kind's JOBS fields from one whole record (compute fields left out are NO_COMPUTE's).
+    fields: Callable[[dict[str, Any]], dict[str, Any]]
     console_page: str  # the SageMaker console's page for a job of the kind
     scp_action: str  # the IAM action creating a job of the kind, which an SCP can deny without isolation
     iam_actions: tuple[str, ...]  # what reading the kind calls in a member account
@@ -62,10 +65,69 @@ def _joined(values: Iterable[str] | None) -> str:
     return ",".join(sorted(values or []))
 
 
+def _whole(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _instances(resources: dict[str, Any]) -> dict[str, Any]:
+    """Instance type, count, per-type counts and volume of a ResourceConfig or a processing ClusterConfig.
+    A heterogeneous cluster (`InstanceGroups`) is summed per type: each type has its own price."""
+    groups: dict[str, int] = {}
+    for group in resources.get("InstanceGroups") or [
+        {"InstanceType": resources.get("InstanceType"), "InstanceCount": resources.get("InstanceCount")}
+    ]:
+        kind, count = group.get("InstanceType"), _whole(group.get("InstanceCount"))
+        if isinstance(kind, str) and kind and count:
+            groups[kind] = groups.get(kind, 0) + count
+    return {
+        "instance_type": ",".join(sorted(groups)),
+        "instance_count": sum(groups.values()) if groups else None,
+        "instance_groups_json": json.dumps(groups, sort_keys=True),
+        "volume_size_gb": _whole(resources.get("VolumeSizeInGB")),
+    }
+
+
+def _training_compute(record: dict[str, Any]) -> dict[str, Any]:
+    """What a training job used, as its record gives it: no call beyond the Search or Describe."""
+    return {
+        **_instances(record.get("ResourceConfig") or {}),
+        "managed_spot": bool(record.get("EnableManagedSpotTraining", False)),
+        "training_seconds": _whole(record.get("TrainingTimeInSeconds")),
+        "billable_seconds": _whole(record.get("BillableTimeInSeconds")),
+        "warm_pool_seconds": _whole(_dig(record, "WarmPoolStatus", "ResourceRetainedBillableTimeInSeconds")),
+    }
+
+
+def _processing_compute(record: dict[str, Any]) -> dict[str, Any]:
+    """A processing job is billed from its start to its end (AWS reports no billable time for it)."""
+    started, ended = record.get("ProcessingStartTime"), record.get("ProcessingEndTime")
+    billable = None
+    if isinstance(started, datetime) and isinstance(ended, datetime):
+        billable = max(int((ended - started).total_seconds()), 0)
+    return {
+        **_instances(_dig(record, "ProcessingResources", "ClusterConfig") or {}),
+        "managed_spot": False,
+        "training_seconds": None,
+        "billable_seconds": billable,
+        "warm_pool_seconds": None,
+    }
+
+
+# The compute fields of a kind whose records say nothing of compute (its `fields` may leave them out).
+NO_COMPUTE: dict[str, Any] = {
+    **_instances({}),
+    "managed_spot": False,
+    "training_seconds": None,
+    "billable_seconds": None,
+    "warm_pool_seconds": None,
+}
+
+
 def _training_like(record: dict[str, Any]) -> dict[str, Any]:
     """Fields shared by a training job and a tuning job's training job definition."""
     vpc = record.get("VpcConfig") or {}
     return {
+        **_training_compute(record),
         "network_isolation": bool(record.get("EnableNetworkIsolation", False)),
         "vpc_subnet_ids": _joined(vpc.get("Subnets")),
         "vpc_security_group_ids": _joined(vpc.get("SecurityGroupIds")),
@@ -92,6 +154,10 @@ def _tuning(record: dict[str, Any]) -> dict[str, Any]:
     definition = record.get("TrainingJobDefinition") or {}
     return {
         **_training_like(definition),
+        # A tuning job is a launcher: its training jobs carry the time billed.
+        "training_seconds": None,
+        "billable_seconds": None,
+        "warm_pool_seconds": None,
         "status": record.get("HyperParameterTuningJobStatus"),
         "start_time": record.get("CreationTime"),
         "end_time": record.get("HyperParameterTuningEndTime"),
@@ -103,6 +169,7 @@ def _processing(record: dict[str, Any]) -> dict[str, Any]:
     network = record.get("NetworkConfig") or {}
     vpc = network.get("VpcConfig") or {}
     return {
+        **_processing_compute(record),
         "network_isolation": bool(network.get("EnableNetworkIsolation", False)),
         "vpc_subnet_ids": _joined(vpc.get("Subnets")),
         "vpc_security_group_ids": _joined(vpc.get("SecurityGroupIds")),

@@ -3,30 +3,50 @@ says, in as few calls as the plan allows (isoaudit.collect turns the records int
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from isoaudit.aws import sagemaker
 from isoaudit.aws.session import AwsSession
 from isoaudit.job_kinds import KINDS, JobKind, Reading
+from isoaudit.records import Kept, RowKeeper
 
 if TYPE_CHECKING:
     from isoaudit.collect import RegionPlan
 
+# Search reads an index that can lag behind the jobs: each incremental read starts this long before the
+# previous audit of the account-region, and the merge by ARN absorbs the overlap.
+SEARCH_INDEX_LAG = timedelta(hours=1)
+
 
 @dataclass(frozen=True)
 class RegionRead:
-    records: dict[JobKind, list[dict[str, Any]]]  # fetched: new or changed jobs, by kind
+    kept: dict[JobKind, list[Kept]]  # searched kinds: fetched jobs, kept as rows (see `RowKeeper`)
+    records: dict[JobKind, list[dict[str, Any]]]  # the other kinds: fetched new or changed jobs
     listed: frozenset[str]  # ARNs of a full listing, fetched or not
 
 
-def read_region(aws: AwsSession, region: str, plan: RegionPlan) -> RegionRead:
+def searched_kinds() -> list[JobKind]:
+    """The kinds read by Search whose records become rows page by page (a RowKeeper each)."""
+    return [kind for kind in KINDS if kind.reading is Reading.SEARCH]
+
+
+def read_region(
+    aws: AwsSession, region: str, plan: RegionPlan, keepers: Mapping[JobKind, RowKeeper]
+) -> RegionRead:
     """The records of the jobs changed since the plan's watermark (of every job when it has none), of every
-    kind in KINDS, each read as its `reading` says (see isoaudit.job_kinds.Reading)."""
+    kind in KINDS, each read as its `reading` says (see isoaudit.job_kinds.Reading).
+
+    The first listing of an account-region the history has never seen lists a searched kind only over
+    SEARCH_INDEX_LAG, what the index may lack (as every incremental run trusts it for the rest): with no
+    history, there is no deletion to prove, and a whole List would read every job a second time (4,622
+    calls more on 462,178 jobs). The next periodic full listing lists them all.
+    """
     since = plan.since
-    searched, listed = _search_and_list(aws, region, plan)
+    kept, searched, listed = _search_and_list(aws, region, plan, keepers)
 
     def to_fetch(summaries: dict[str, dict[str, Any]], kind: JobKind) -> list[str]:
         """Of these listed jobs, those the history lacks or that changed since the watermark."""
@@ -39,60 +59,91 @@ def read_region(aws: AwsSession, region: str, plan: RegionPlan) -> RegionRead:
     records: dict[JobKind, list[dict[str, Any]]] = {}
     for kind in KINDS:
         if kind.reading is Reading.SEARCH:
-            found = searched[kind]
+            found = kept[kind]
             unsearched = {arn: summary for arn, summary in listed.get(kind, {}).items() if arn not in found}
             described = sagemaker.describe_jobs(
                 aws=aws, region=region, kind=kind, names=to_fetch(unsearched, kind)
             )
-            records[kind] = list((found | {record[kind.arn_key]: record for record in described}).values())
+            found |= zip(
+                [record[kind.arn_key] for record in described], keepers[kind](described), strict=True
+            )
         elif kind.reading is Reading.LIST_THEN_DESCRIBE:
             records[kind] = sagemaker.describe_jobs(
                 aws=aws, region=region, kind=kind, names=to_fetch(listed[kind], kind)
             )
     for kind in KINDS:
         if kind.reading is Reading.THROUGH_CHILDREN:
-            children = [record for found in records.values() for record in found]
+            named = {item.tuning_job_arn for found in kept.values() for item in found.values()}
+            named |= {
+                str(record.get(str(kind.child_key)) or "") for found in records.values() for record in found
+            }
             records[kind] = _launcher_records(
-                aws, region, plan, kind=kind, searched=searched[kind], children=children
+                aws, region, plan, kind=kind, searched=searched[kind], named=named
             )
-    listed_arns = frozenset().union(
-        *listed.values(), *(searched[kind] for kind in KINDS if kind.reading is Reading.THROUGH_CHILDREN)
-    )
+    listed_arns: frozenset[str] = frozenset()
+    if plan.full:
+        listed_arns = frozenset().union(*listed.values(), *searched.values())
+    if plan.first:
+        listed_arns |= frozenset().union(*kept.values())
     return RegionRead(
-        records={kind: records[kind] for kind in KINDS}, listed=listed_arns if plan.full else frozenset()
+        kept={kind: list(found.values()) for kind, found in kept.items()},
+        records={kind: records[kind] for kind in KINDS if kind in records},
+        listed=listed_arns,
     )
 
 
 def _search_and_list(
-    aws: AwsSession, region: str, plan: RegionPlan
-) -> tuple[dict[JobKind, dict[str, dict[str, Any]]], dict[JobKind, dict[str, dict[str, Any]]]]:
-    """Side by side: the Search of each searchable kind and the listing of each kind listed on this plan,
-    each by ARN."""
+    aws: AwsSession, region: str, plan: RegionPlan, keepers: Mapping[JobKind, RowKeeper]
+) -> tuple[
+    dict[JobKind, dict[str, Kept]],
+    dict[JobKind, dict[str, dict[str, Any]]],
+    dict[JobKind, dict[str, dict[str, Any]]],
+]:
+    """Side by side: the Search of each searched kind (kept as rows, page by page), the Search of each
+    launcher kind and the listing of each kind listed on this plan, each by ARN."""
     full_since = None if plan.full else plan.since
+    recent = datetime.now(UTC) - SEARCH_INDEX_LAG if plan.first else None
     with ThreadPoolExecutor(max_workers=4) as pool:
+        keeping = {
+            kind: pool.submit(_search_kept, aws, region, kind, plan.since, keepers[kind])
+            for kind in KINDS
+            if kind.reading is Reading.SEARCH
+        }
         searches = {
             kind: pool.submit(
-                sagemaker.search_jobs,
-                aws=aws,
-                region=region,
-                kind=kind,
-                modified_after=plan.since if kind.reading is Reading.SEARCH else full_since,
+                sagemaker.search_jobs, aws=aws, region=region, kind=kind, modified_after=full_since
             )
             for kind in KINDS
-            if kind.reading in (Reading.SEARCH, Reading.THROUGH_CHILDREN)
+            if kind.reading is Reading.THROUGH_CHILDREN
         }
         listings = {
             kind: pool.submit(
-                _summaries, aws, region, kind, None if kind.reading is Reading.SEARCH else full_since
+                _summaries, aws, region, kind, recent if kind.reading is Reading.SEARCH else full_since
             )
             for kind in KINDS
             if kind.reading is Reading.LIST_THEN_DESCRIBE or (kind.reading is Reading.SEARCH and plan.full)
         }
+        kept = {kind: dict(found.result()) for kind, found in keeping.items()}
         searched = {
             kind: {record[kind.arn_key]: record for record in found.result()}
             for kind, found in searches.items()
         }
-        return searched, {kind: found.result() for kind, found in listings.items()}
+        return kept, searched, {kind: found.result() for kind, found in listings.items()}
+
+
+def _search_kept(
+    aws: AwsSession, region: str, kind: JobKind, since: datetime | None, keeper: RowKeeper
+) -> list[tuple[str, Kept]]:
+    """The jobs of `kind` changed since `since`, as (ARN, what is kept of the record) pairs: each page
+    becomes rows as it arrives. A record without an ARN is keyed by its note (it only leaves a note)."""
+
+    def keep(records: list[dict[str, Any]]) -> list[tuple[str, Kept]]:
+        kept = keeper(records)
+        return [
+            (record.get(kind.arn_key) or item.note, item) for record, item in zip(records, kept, strict=True)
+        ]
+
+    return sagemaker.search_jobs(aws=aws, region=region, kind=kind, modified_after=since, keep=keep)
 
 
 def _launcher_records(
@@ -102,18 +153,13 @@ def _launcher_records(
     *,
     kind: JobKind,
     searched: dict[str, dict[str, Any]],
-    children: list[dict[str, Any]],
+    named: set[str],
 ) -> list[dict[str, Any]]:
     """The launchers (e.g. tuning jobs) to store: those Search returned that the history lacks or that
-    changed, and, whole from Describe, those that `children` records name but neither Search nor the
+    changed, and, whole from Describe, those that children name (`named`: ARNs) but neither Search nor the
     history has (its index lags)."""
-    key = str(kind.child_key)
     unknown = sorted(
-        {
-            record[key].rsplit("/", 1)[-1]
-            for record in children
-            if record.get(key) and record[key] not in searched and record[key] not in plan.known
-        }
+        {arn.rsplit("/", 1)[-1] for arn in named if arn and arn not in searched and arn not in plan.known}
     )
     fetched = [
         record for arn, record in searched.items() if arn not in plan.known or _changed(record, plan.since)

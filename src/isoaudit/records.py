@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
 from isoaudit.aws.organizations import Account
-from isoaudit.job_kinds import JobKind
+from isoaudit.job_kinds import NO_COMPUTE, JobKind
 from isoaudit.schema import ACCOUNTS, JOBS, conform, empty_frame
 
 
@@ -34,34 +35,92 @@ def usable_records(
     return usable, left_out
 
 
+def job_row(
+    record: dict[str, Any], *, kind: JobKind, account_id: str, region: str, seen_at: datetime
+) -> dict[str, Any]:
+    return {
+        "job_arn": record[kind.arn_key],
+        "job_kind": kind.name,
+        "account_id": account_id,
+        "region": region,
+        "job_name": record[kind.name_key],
+        "failure_reason": record.get("FailureReason") or "",
+        "creation_time": record.get("CreationTime"),
+        "last_modified_time": record.get("LastModifiedTime"),
+        "tags_json": json.dumps(
+            {tag["Key"]: tag["Value"] for tag in record.get("Tags") or []}, sort_keys=True
+        ),
+        "first_seen": seen_at,
+        "last_seen": seen_at,
+        "listed": True,
+        **NO_COMPUTE,
+        **kind.fields(record),
+    }
+
+
 def job_rows(
     records: Iterable[dict[str, Any]], *, kind: JobKind, account_id: str, region: str, seen_at: datetime
 ) -> pd.DataFrame:
     """One JOBS row per record; `seen_at` is this audit's time (first and last seen)."""
-    rows = []
-    for record in records:
-        rows.append(
-            {
-                "job_arn": record[kind.arn_key],
-                "job_kind": kind.name,
-                "account_id": account_id,
-                "region": region,
-                "job_name": record[kind.name_key],
-                "failure_reason": record.get("FailureReason") or "",
-                "creation_time": record.get("CreationTime"),
-                "last_modified_time": record.get("LastModifiedTime"),
-                "tags_json": json.dumps(
-                    {tag["Key"]: tag["Value"] for tag in record.get("Tags") or []}, sort_keys=True
-                ),
-                "first_seen": seen_at,
-                "last_seen": seen_at,
-                "listed": True,
-                **kind.fields(record),
-            }
-        )
-    if not rows:
-        return empty_frame(JOBS)
-    frame = pd.DataFrame(rows)
+    rows = [
+        job_row(record, kind=kind, account_id=account_id, region=region, seen_at=seen_at)
+        for record in records
+    ]
+    return _frame(pd.DataFrame(rows)) if rows else empty_frame(JOBS)
+
+
+class Kept(NamedTuple):
+    """What a long listing keeps of a record while it reads on: whether it became a row (its page's
+    rows are kept as a small table, see `RowKeeper`), else the note that leaves it out; and the tuning
+    job that launched it."""
+
+    row: bool
+    note: str
+    tuning_job_arn: str
+
+
+_A_ROW = Kept(row=True, note="", tuning_job_arn="")
+
+
+class RowKeeper:
+    """Turns each page of records into rows as it arrives (a small Arrow-backed table, a few hundred bytes
+    a job instead of the record's kilobytes), so that 462,178 records are never held at once."""
+
+    def __init__(self, *, kind: JobKind, account_id: str, region: str, seen_at: datetime) -> None:
+        self._where = {"kind": kind, "account_id": account_id, "region": region, "seen_at": seen_at}
+        self.kind = kind
+        self._pages: list[pd.DataFrame] = []
+        self._lock = threading.Lock()  # the slices of a listing keep their pages from several threads
+
+    def __call__(self, records: list[dict[str, Any]]) -> list[Kept]:
+        kept, rows = [], []
+        for record in records:
+            _, left_out = usable_records([record], kind=self.kind)
+            tuning = record.get("TuningJobArn") or ""
+            if not left_out and not tuning:
+                kept.append(_A_ROW)  # the common case, one object for all
+            else:
+                kept.append(Kept(not left_out, left_out[0] if left_out else "", tuning))
+            if not left_out:
+                rows.append(job_row(record, **self._where))
+        if rows:
+            page = _frame(pd.DataFrame(rows))
+            with self._lock:
+                self._pages.append(page)
+        return kept
+
+    def frame(self, kept: Iterable[Kept]) -> tuple[pd.DataFrame, list[str]]:
+        """The JOBS rows of every page kept (each job once), and the notes of the records left out."""
+        notes = [item.note for item in kept if not item.row]
+        with self._lock:
+            pages, self._pages = self._pages, []
+        if not pages:
+            return empty_frame(JOBS), notes
+        rows = pd.concat(pages, ignore_index=True).drop_duplicates("job_arn", keep="last")
+        return rows.reset_index(drop=True), notes
+
+
+def _frame(frame: pd.DataFrame) -> pd.DataFrame:
     for column in (
         "creation_time",
         "start_time",

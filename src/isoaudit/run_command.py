@@ -198,6 +198,10 @@ def _print(result: dict[str, Any], *, as_json: bool) -> None:
         f" {_hours(org['p90_ttr_hours'])} p90 over {org['episodes_closed']} closed episodes"
     )
     print(f"  open exposure         {org['episodes_open']} episodes ({org['episodes_dormant']} dormant)")
+    print(
+        f"  spend (list price)    {_usd(org['spend_usd'])}, exposed {_usd(org['exposed_spend_usd'])}"
+        f" ({percent(org['isolated_spend_share'])} isolated; {org['unpriced_jobs']} jobs unpriced)"
+    )
     print(f"  preventive coverage   {percent(org['preventive_coverage'])} of member accounts under the SCP")
     print(f"  audit coverage        {percent(org['audit_coverage'])}")
     for gap in result["gap_groups"]:
@@ -213,6 +217,10 @@ def _print(result: dict[str, Any], *, as_json: bool) -> None:
 
 def percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} %"
+
+
+def _usd(value: float | None) -> str:
+    return "n/a" if value is None else f"${value:,.2f}"
 
 
 def _hours(value: float | None) -> str:

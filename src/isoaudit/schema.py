@@ -44,6 +44,37 @@ JOBS = pa.schema(
         _field("role_arn", pa.string(), "Execution role of the job"),
         _field("tags_json", pa.string(), "The job's tags as a JSON object (untrusted text from AWS)"),
         _field("tuning_job_name", pa.string(), "Hyperparameter tuning job that launched it, if any"),
+        _field(
+            "instance_type",
+            pa.string(),
+            "Instance type, e.g. ml.g5.2xlarge; a heterogeneous cluster's types, comma-separated",
+        ),
+        _field(
+            "instance_count", pa.int64(), "Instances the job runs on (every group of a heterogeneous one)"
+        ),
+        _field(
+            "instance_groups_json",
+            pa.string(),
+            'Instances per type as a JSON object, e.g. {"ml.p4d.24xlarge": 2, "ml.c5.xlarge": 1}',
+        ),
+        _field("volume_size_gb", pa.int64(), "Storage volume attached to each instance, in GB"),
+        _field("managed_spot", pa.bool_(), "EnableManagedSpotTraining: the job ran on Spot capacity"),
+        _field(
+            "training_seconds",
+            pa.int64(),
+            "TrainingTimeInSeconds: how long the instances ran; empty while the job runs",
+        ),
+        _field(
+            "billable_seconds",
+            pa.int64(),
+            "Seconds billed per instance: BillableTimeInSeconds for training (net of Spot interruptions), "
+            "end - start for processing; empty while the job runs",
+        ),
+        _field(
+            "warm_pool_seconds",
+            pa.int64(),
+            "WarmPoolStatus.ResourceRetainedBillableTimeInSeconds: billed time its instances were kept warm",
+        ),
         _field("first_seen", UTC_TIMESTAMP, "First audit run that saw the job"),
         _field("last_seen", UTC_TIMESTAMP, "Last run that read the job (incremental runs read changes)"),
         _field("listed", pa.bool_(), "False once SageMaker no longer lists the job; its record is kept"),
@@ -92,6 +123,18 @@ JOB_FACTS = pa.schema(
             "missing_dependency, network_blocked, credentials_unavailable, "
             "data_access or other; empty unless the job failed",
         ),
+        _field(
+            "compute_hours",
+            pa.float64(),
+            "Instance-hours billed: (billable + warm-pool seconds) x instances / 3600; empty while the job "
+            "runs, and for a tuning job (its training jobs carry them)",
+        ),
+        _field(
+            "spend_usd",
+            pa.float64(),
+            "Compute hours at the on-demand list price (or negotiated rate) of each instance type, USD; "
+            "empty when unpriced (price unknown) or running, never 0 for unknown",
+        ),
     ]
 )
 
@@ -108,6 +151,11 @@ EPISODES = pa.schema(
         ),
         _field("first_job_name", pa.string(), "Job that opened the episode"),
         _field("non_compliant_runs", pa.int64(), "Non-compliant jobs of the family during the episode"),
+        _field(
+            "exposed_spend_usd",
+            pa.float64(),
+            "Spend of those non-compliant runs, USD (priced runs; empty when none is priced)",
+        ),
         _field("last_run_at", UTC_TIMESTAMP, "Creation time of the family's last job during the episode"),
         _field("state", pa.string(), "closed, open, or dormant (open with no run for the dormancy period)"),
         _field("hours_to_remediate", pa.float64(), "closed_at - opened_at in hours; empty unless closed"),
@@ -130,6 +178,27 @@ WEEKLY_KPIS = pa.schema(
     ]
 )
 
+# Hourly on-demand prices of the instance types the jobs use, from the AWS Price List API.
+PRICES = pa.schema(
+    [
+        _field("region", pa.string(), "Region the price applies to"),
+        _field("instance_type", pa.string(), "SageMaker instance type, e.g. ml.m5.xlarge"),
+        _field("usage", pa.string(), "training or processing (SageMaker prices each use apart)"),
+        _field(
+            "usd_per_hour",
+            pa.float64(),
+            "On-demand list price per instance-hour, USD; empty when the Price List has no such product",
+        ),
+        _field("usage_type", pa.string(), "The product's usage type, e.g. USE1-Train:ml.m5.xlarge"),
+        _field("effective_date", UTC_TIMESTAMP, "Since when AWS charges this price"),
+        _field(
+            "fetched_at",
+            UTC_TIMESTAMP,
+            "When isoaudit read it (it is read again once older than the max age)",
+        ),
+    ]
+)
+
 COVERAGE_STATUSES = ("audited", "skipped", "failed")
 
 TABLES: dict[str, pa.Schema] = {
@@ -139,6 +208,7 @@ TABLES: dict[str, pa.Schema] = {
     "job_facts": JOB_FACTS,
     "episodes": EPISODES,
     "weekly_kpis": WEEKLY_KPIS,
+    "prices": PRICES,
 }
 
 

@@ -7,9 +7,10 @@ partition so files do not pile up week after week.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,9 @@ import pandas as pd
 import pyarrow as pa
 from awswrangler.typing import AthenaPartitionProjectionSettings
 from botocore.client import BaseClient
+from botocore.exceptions import ClientError
 
+from isoaudit.aws.lake_files import PARTITION_COLUMN, months_with_copies, objects_under, superseded
 from isoaudit.aws.session import AwsSession
 from isoaudit.aws.wrangler import endpoints
 from isoaudit.config import AuditConfig
@@ -46,7 +49,6 @@ class TableLayout:
 # Tables that grow with the job history are partitioned by the month a job was created: a job never
 # changes month, so rewriting the months a run touched replaces each job exactly once. The small tables
 # are rewritten whole, one file each.
-PARTITION_COLUMN = "creation_month"
 LAYOUTS = {
     layout.name: layout
     for layout in (
@@ -79,6 +81,12 @@ LAYOUTS = {
         TableLayout(
             "weekly_kpis", "KPIs per ISO week and scope (latest run)", key=("week", "scope", "scope_value")
         ),
+        TableLayout(
+            "prices",
+            "Hourly list prices of the instance types the jobs use (Price List API)",
+            key=("region", "instance_type", "usage"),
+            newest="fetched_at",
+        ),
     )
 }
 
@@ -103,9 +111,10 @@ def read_table(*, aws: AwsSession, config: AuditConfig, table: str) -> pd.DataFr
         path = _path(config, table)
         if not wr.s3.list_objects(path, suffix=".parquet", boto3_session=aws.boto3_session):
             return empty_frame(layout.schema)
-        frame = conform(
-            wr.s3.read_parquet(path, dataset=True, boto3_session=aws.boto3_session), layout.schema
-        )
+        frame = wr.s3.read_parquet(path, dataset=True, boto3_session=aws.boto3_session)
+        # A column added by a later version of isoaudit (e.g. the compute fields) is empty in older files.
+        added = [name for name in layout.schema.names if name not in frame.columns]
+        frame = conform(frame.reindex(columns=[*frame.columns, *added]), layout.schema)
         # A write interrupted before its clean-up leaves two versions of some rows: the newest is the truth.
         if layout.newest:
             frame = frame.sort_values(layout.newest, kind="stable")
@@ -144,7 +153,7 @@ def write_table(
         if layout.partitioned_by_creation_month:
             frame = frame.assign(**{PARTITION_COLUMN: frame["creation_time"].dt.strftime(MONTH_FORMAT)})
             if months is not None:
-                months = set(months) | _months_with_copies(_objects(aws, path))
+                months = set(months) | months_with_copies(objects_under(aws, path))
                 frame = frame[frame[PARTITION_COLUMN].isin(months)]
         if frame.empty:
             return
@@ -170,68 +179,9 @@ def write_table(
             filename_prefix=f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-",
         )["paths"]
         scope = months if layout.partitioned_by_creation_month else None
-        stale = _superseded(_objects(aws, path), written=written, months=scope)
+        stale = superseded(objects_under(aws, path), written=written, months=scope)
         if stale:
             wr.s3.delete_objects(stale, boto3_session=aws.boto3_session)
-
-
-@dataclass(frozen=True)
-class _Object:
-    uri: str
-    last_modified: datetime
-
-    @property
-    def folder(self) -> str:
-        return self.uri.rsplit("/", 1)[0]
-
-    @property
-    def order(self) -> tuple[datetime, str]:
-        """The order of writes, the same for every writer that lists the folder (the file name breaks
-        ties: it starts with the time of its write)."""
-        return self.last_modified, self.uri.rsplit("/", 1)[-1]
-
-
-def _objects(aws: AwsSession, path: str) -> list[_Object]:
-    bucket, _, prefix = path.removeprefix("s3://").partition("/")
-    found = []
-    for page in aws.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            found.append(_Object(f"s3://{bucket}/{item['Key']}", item["LastModified"]))
-    return found
-
-
-def _months_with_copies(objects: Sequence[_Object]) -> set[str]:
-    """Months whose folder holds more than one file: a write is one file a month, so two are two versions
-    (an interrupted write, or runs that wrote at the same time)."""
-    months = Counter(_month_of(found.uri) for found in objects if found.uri.endswith(".parquet"))
-    return {month for month, files in months.items() if month is not None and files > 1}
-
-
-def _superseded(objects: Sequence[_Object], *, written: Iterable[str], months: set[str] | None) -> list[str]:
-    """The files this write replaces (of `months` only, when given): in each folder it wrote, every file
-    but the latest; in another folder, the files written before its first one.
-
-    Listed after writing, not before: of two writers at once, the one that lists last sees both files
-    and keeps only the latest, and neither ever deletes the latest: whatever the interleaving, each
-    folder ends with exactly one file (never none, never two). The latest may be the other writer's.
-    """
-    own = set(written)
-    in_scope = [found for found in objects if months is None or _month_of(found.uri) in months]
-    latest: dict[str, _Object] = {}
-    for found in in_scope:
-        if found.folder not in latest or found.order > latest[found.folder].order:
-            latest[found.folder] = found
-    mine = [found for found in in_scope if found.uri in own]
-    if not mine:
-        return []
-    wrote = {found.folder for found in mine}
-    first = min(found.order for found in mine)
-    return [
-        found.uri
-        for found in in_scope
-        if (found.folder in wrote and found is not latest[found.folder])
-        or (found.folder not in wrote and found.order < first)
-    ]
 
 
 @dataclass(frozen=True)
@@ -271,11 +221,6 @@ def _glue_table(layout: TableLayout) -> _GlueTable:
     )
 
 
-def _month_of(uri: str) -> str | None:
-    marker = f"/{PARTITION_COLUMN}="
-    return uri.split(marker, 1)[1].split("/", 1)[0] if marker in uri else None
-
-
 def _encryption(config: AuditConfig) -> dict[str, str] | None:
     if not config.kms_key_id:
         return None
@@ -303,11 +248,19 @@ def publish_views(*, aws: AwsSession, config: AuditConfig, views: Mapping[str, s
     click away in the Athena console. Safe to repeat: nothing is duplicated.
 
     Tables no run has written yet are declared (empty) first: Athena refuses a view over a missing table.
+    Nothing is done when the views' SQL, the tables' schemas and where they go are those of the last
+    publication (a fingerprint kept beside the tables, `<prefix>/_definitions.sha256`): one S3 read instead
+    of 25 Athena and Glue calls every run.
     """
     with endpoints(aws):
         for name in views:
             if not VIEW_NAME.match(name):
                 raise ValueError(f"{name!r} is not a view name (lowercase letters, digits and _)")
+        s3 = aws.client("s3")
+        key = f"{config.prefix.strip('/')}/{DEFINITIONS_KEY}"
+        fingerprint = definitions_fingerprint(config=config, views=views)
+        if _stored_fingerprint(s3, bucket=config.bucket, key=key) == fingerprint:
+            return
         _declare_missing_tables(aws=aws, config=config)
         for name, sql in views.items():
             # Static SQL from the package; the database and workgroup are validated identifiers, passed apart.
@@ -321,6 +274,32 @@ def publish_views(*, aws: AwsSession, config: AuditConfig, views: Mapping[str, s
                 **_athena_encryption(config),
             )
         _save_named_queries(athena=aws.client("athena"), config=config, views=views)
+        # Written last: a publication that failed half-way is done again by the next run.
+        s3.put_object(Bucket=config.bucket, Key=key, Body=fingerprint.encode(), **(_encryption(config) or {}))
+
+
+DEFINITIONS_KEY = "_definitions.sha256"
+
+
+def definitions_fingerprint(*, config: AuditConfig, views: Mapping[str, str]) -> str:
+    """What the views and the tables under them are: their SQL, every table's schema (with its Glue
+    layout), and the database, workgroup and folder they are published to."""
+    definitions = {
+        "views": dict(sorted(views.items())),
+        "tables": {name: str(schema) for name, schema in sorted(TABLES.items())},
+        "layouts": {name: repr(_glue_table(layout)) for name, layout in sorted(LAYOUTS.items())},
+        "where": [config.database, config.athena_workgroup, config.athena_output, config.lake_uri],
+    }
+    return hashlib.sha256(json.dumps(definitions, sort_keys=True).encode()).hexdigest()
+
+
+def _stored_fingerprint(s3: BaseClient, *, bucket: str, key: str) -> str | None:
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+            return None
+        raise
 
 
 def _declare_missing_tables(*, aws: AwsSession, config: AuditConfig) -> None:

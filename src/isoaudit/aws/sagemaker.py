@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -57,10 +57,16 @@ class _Pages(Protocol):
 
 
 def search_jobs(
-    *, aws: AwsSession, region: str, kind: JobKind = TRAINING, modified_after: datetime | None = None
-) -> list[dict[str, Any]]:
+    *,
+    aws: AwsSession,
+    region: str,
+    kind: JobKind = TRAINING,
+    modified_after: datetime | None = None,
+    keep: Callable[[list[dict[str, Any]]], list[Any]] | None = None,
+) -> list[Any]:
     """Whole records of `kind` (training or tuning jobs), tags included, 100 per call; only those changed
-    after `modified_after`."""
+    after `modified_after`. `keep` turns each page of records into what is kept of each, as the page
+    arrives (a long listing's records are never all held at once)."""
     if kind.search_resource is None:
         raise ValueError(f"{kind.name} jobs cannot be searched")
 
@@ -88,7 +94,9 @@ def search_jobs(
             expect(result, kind.search_resource, operation="SageMaker Search result")
         return [result[kind.search_resource] for result in results], page.get("NextToken")
 
-    return _read_sliced(pages, aws=aws, region=region, operation=f"search {kind.name}", arn_key=kind.arn_key)
+    return _read_sliced(
+        pages, aws=aws, region=region, operation=f"search {kind.name}", arn_key=kind.arn_key, keep=keep
+    )
 
 
 def list_jobs(
@@ -119,37 +127,51 @@ def _filter(name: str, operator: str, moment: datetime) -> dict[str, str]:
 
 
 def _read_sliced(
-    pages: _Pages, *, aws: AwsSession, region: str, operation: str, arn_key: str
-) -> list[dict[str, Any]]:
+    pages: _Pages,
+    *,
+    aws: AwsSession,
+    region: str,
+    operation: str,
+    arn_key: str,
+    keep: Callable[[list[dict[str, Any]]], list[Any]] | None = None,
+) -> list[Any]:
     """Every job of a listing, in as short a chain of calls as its size allows.
 
     The newest page comes first; if there is more, the oldest page; if there is still more, the creation
     times between the two pages are cut into slices read side by side, as many as the density of the two
     pages predicts. Each slice is a chain of calls of its own, on a client (a rate limiter) of its own.
     """
+    kept = keep or (lambda records: records)
+
+    def kept_pages(*, client: BaseClient, window: CreationWindow, order: str, token: str | None) -> Page:
+        records, following = pages(client=client, window=window, order=order, token=token)
+        arns = [record[arn_key] for record in records]
+        return list(zip(arns, kept(records), strict=True)), following
+
     client = aws.client("sagemaker", region=region)
     newest, token = pages(client=client, window=EVERY_CREATION, order="Descending", token=None)
     if not token:
-        return newest
+        return kept(newest)
     oldest, more = pages(client=client, window=EVERY_CREATION, order="Ascending", token=None)
-    found = {record[arn_key]: record for record in [*oldest, *newest]}
+    ends = [*oldest, *newest]
+    found = dict(zip([record[arn_key] for record in ends], kept(ends), strict=True))
     if not more:  # the oldest page was the last one: the listing is whole
         return list(found.values())
     if not _ends_apart(newest, oldest, arn_key=arn_key):
         # The end pages prove nothing about what lies between them (emptied by a filter applied after the
         # cut, out of the requested order, or overlapping while more remains): read on, token after token,
         # to the last page. Only a listing read to its end may show that a job is gone.
-        rest = _read_window(pages, client, EVERY_CREATION, token=token)
-        found.update((record[arn_key], record) for record in rest)
+        found.update(_read_window(kept_pages, client, EVERY_CREATION, token=token))
         return list(found.values())
     windows = slice_windows(
         newest=[record["CreationTime"] for record in newest],
         oldest=[record["CreationTime"] for record in oldest],
     )
+    del newest, oldest
     lanes = [aws.client("sagemaker", region=region, lane=f"{operation} {n}") for n in range(len(windows))]
     with ThreadPoolExecutor(max_workers=len(windows), thread_name_prefix=f"{operation}-slice") as pool:
-        for records in pool.map(lambda lane, window: _read_window(pages, lane, window), lanes, windows):
-            found.update((record[arn_key], record) for record in records)
+        for pairs in pool.map(lambda lane, window: _read_window(kept_pages, lane, window), lanes, windows):
+            found.update(pairs)
     return list(found.values())
 
 
@@ -185,9 +207,9 @@ def slice_windows(*, newest: Sequence[datetime], oldest: Sequence[datetime]) -> 
 
 def _read_window(
     pages: _Pages, client: BaseClient, window: CreationWindow, *, token: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[Any]:
     """Every page of `window`, from `token` (the first page when None)."""
-    records: list[dict[str, Any]] = []
+    records: list[Any] = []
     while True:
         found, token = pages(client=client, window=window, order="Descending", token=token)
         records.extend(found)

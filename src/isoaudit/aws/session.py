@@ -13,6 +13,7 @@ from botocore.config import Config
 from botocore.utils import parse_timestamp
 
 from isoaudit import __version__
+from isoaudit.aws.quotas import Pacer
 
 RETRIES = {"mode": "adaptive", "max_attempts": 10}
 
@@ -63,6 +64,9 @@ class AwsSession:
     endpoint_url: str | None = None
     counter: CallCounter = field(default_factory=CallCounter)
     credentials: TemporaryCredentials | None = None  # an assumed role's; None: the session's own
+    # Shared by every session derived from this one (members' included): see `isoaudit.aws.quotas`.
+    # No pacing unless asked (`isoaudit.audit.management_session` paces a run's collection).
+    pacer: Pacer = field(default_factory=lambda: Pacer({}), repr=False)
     # Building a client costs milliseconds of CPU: each (service, region, lane) is built once. Clients are
     # thread-safe.
     _clients: dict[tuple[str, str, str], BaseClient] = field(default_factory=dict, init=False, repr=False)
@@ -103,8 +107,20 @@ class AwsSession:
                     **signing,
                 )
                 client.meta.events.register("before-call", self.counter)
+                client.meta.events.register("before-call", self._pace(key[1]))
                 self._clients[key] = client
             return self._clients[key]
+
+    def _pace(self, region: str) -> Any:
+        caller = self.credentials.access_key_id if self.credentials else ""
+
+        def pace(*, model: Any, **_: Any) -> None:
+            # Once per call, before its first attempt (botocore's retries do not pass here again).
+            self.pacer.wait(
+                caller=caller, region=region, service=model.service_model.signing_name, operation=model.name
+            )
+
+        return pace
 
     def load_models(self, *service_names: str) -> None:
         """Load these services' API models into the boto3 session, which every client built from it (members'
@@ -120,6 +136,6 @@ class AwsSession:
         return f"AwsSession(region={self.region!r}, endpoint_url={self.endpoint_url!r})"
 
 
-def default_session(*, region: str, endpoint_url: str | None) -> AwsSession:
+def default_session(*, region: str, endpoint_url: str | None, pacer: Pacer | None = None) -> AwsSession:
     """The auditing account's session from the standard credential chain (env, profile, instance role)."""
-    return AwsSession(boto3.Session(region_name=region), endpoint_url=endpoint_url)
+    return AwsSession(boto3.Session(region_name=region), endpoint_url=endpoint_url, pacer=pacer or Pacer({}))

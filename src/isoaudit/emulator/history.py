@@ -103,8 +103,56 @@ def _rewrite(fake_job: object, job: JobSpec) -> None:
     }
     if job.failure_reason:
         attributes["failure_reason"] = job.failure_reason
+    attributes.update(_billed_times(job, ran=None if ended is None else ended - started))
     for name, value in attributes.items():
         setattr(fake_job, name, value)
+
+
+def _billed_times(job: JobSpec, *, ran: timedelta | None) -> dict[str, object]:
+    """The billing fields AWS adds to a job that has ended, which moto never sets: moto's records are
+    built from the job object's attributes, so these come out as TrainingTimeInSeconds,
+    BillableTimeInSeconds and WarmPoolStatus in Describe and Search, in AWS's own shape. A job still running
+    has none of them yet, as on AWS."""
+    if ran is None:
+        return {}
+    training = int(ran.total_seconds())
+    times: dict[str, object] = {
+        "training_time_in_seconds": training,
+        # Spot: the time lost to interruptions is not billed, and AWS reports the net (at least 1 second).
+        "billable_time_in_seconds": max(round(training * (1 - job.spot_savings)), 1)
+        if job.spot
+        else training,
+    }
+    if job.warm_pool:
+        times["warm_pool_status"] = {
+            "Status": "Terminated",
+            "ResourceRetainedBillableTimeInSeconds": int(job.warm_pool.total_seconds()),
+        }
+    return times
+
+
+def apply_processing_history(
+    *,
+    account_id: str,
+    region: str,
+    name: str,
+    created: datetime,
+    ended: datetime | None,
+    status: str,
+    resources: dict[str, object],
+) -> None:
+    """Set the past of a processing job already created (moto makes it start and end at its creation):
+    created at `created`, started STARTUP later, ended at `ended` (None: still running). `resources` is the
+    ProcessingResources it was created with, which moto drops and AWS's Describe returns."""
+    fake_job = sagemaker_backends[account_id][region].processing_jobs[name]
+    fake_job.processing_resources = resources
+    started = created + STARTUP
+    fake_job.creation_time = _naive_utc(created)
+    fake_job.processing_start_time = _naive_utc(started)
+    fake_job.processing_end_time = None if ended is None else _naive_utc(ended)
+    fake_job.last_modified_time = _naive_utc(ended or started)
+    fake_job.processing_job_status = status
+    forget_listings()
 
 
 def _naive_utc(moment: datetime) -> datetime:

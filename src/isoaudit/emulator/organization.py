@@ -52,6 +52,12 @@ class JobSpec:
     tags: dict[str, str] = field(default_factory=dict)
     image: str = DEFAULT_IMAGE
     instance_type: str = "ml.m5.xlarge"
+    instance_count: int = 1
+    # A heterogeneous cluster: (instance type, count) per group; instance_type and instance_count unused.
+    instance_groups: tuple[tuple[str, int], ...] = ()
+    spot: bool = False  # EnableManagedSpotTraining
+    spot_savings: float = 0.0  # share of the training time not billed (Spot), as AWS reports it
+    warm_pool: timedelta = timedelta(0)  # how long the instances were kept warm after the job (billed)
     inter_container_encryption: bool = False
     volume_kms_key: str = ""
     output_kms_key: str = ""
@@ -343,7 +349,16 @@ def _training_job_request(job: JobSpec, *, account_id: str, network: _Network | 
     output: dict[str, str] = {"S3OutputPath": f"{default_bucket}/"}
     if job.output_kms_key:
         output["KmsKeyId"] = job.output_kms_key
-    resources: dict[str, Any] = {"InstanceType": job.instance_type, "InstanceCount": 1, "VolumeSizeInGB": 50}
+    resources: dict[str, Any] = {"VolumeSizeInGB": 50}
+    if job.instance_groups:
+        resources["InstanceGroups"] = [
+            {"InstanceType": kind, "InstanceCount": count, "InstanceGroupName": f"group-{number}"}
+            for number, (kind, count) in enumerate(job.instance_groups, start=1)
+        ]
+    else:
+        resources.update(InstanceType=job.instance_type, InstanceCount=job.instance_count)
+    if job.warm_pool:
+        resources["KeepAlivePeriodInSeconds"] = int(job.warm_pool.total_seconds())
     if job.volume_kms_key:
         resources["VolumeKmsKeyId"] = job.volume_kms_key
     request: dict[str, Any] = {
@@ -366,10 +381,13 @@ def _training_job_request(job: JobSpec, *, account_id: str, network: _Network | 
         "ResourceConfig": resources,
         "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
         "EnableInterContainerTrafficEncryption": job.inter_container_encryption,
+        "EnableManagedSpotTraining": job.spot,
         "Tags": [{"Key": key, "Value": value} for key, value in job.tags.items()],
     }
     if job.network_isolation is not None:
         request["EnableNetworkIsolation"] = job.network_isolation
+    if job.spot:  # SageMaker requires a wait bound for Spot: the run time plus the wait for capacity
+        request["StoppingCondition"]["MaxWaitTimeInSeconds"] = 2 * 86400
     if job.vpc:
         if network is None:
             raise ValueError(f"job {job.name}: no network for its account-region")

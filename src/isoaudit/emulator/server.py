@@ -19,6 +19,9 @@ What the emulator adds to moto, as a WSGI middleware around moto's application:
   with any status, content type and body, e.g. `200 OK` with an HTML page as a misconfigured proxy sends,
   or `403` in `text/plain`. And `Faults.ignore_sort_order`: the SageMaker lists then keep moto's own order
   whatever SortOrder asks, as plain moto does, to test a listing against a server that does not sort.
+- AWS's request quotas (`Faults.quotas`, e.g. `isoaudit.aws.quotas.QUOTAS`): a token bucket per
+  (account, region, operation); a request beyond it is answered as AWS answers it (SageMaker's JSON
+  `ThrottlingException` "Rate exceeded", EC2's `RequestLimitExceeded`).
 - Latency and throttling (`Faults`), changeable at any time, so a test can seed data quickly and slow or
   throttle the API afterwards. Throttling answers in each protocol's own shape, so botocore's retry logic
   recognises it as on AWS. `/moto-api` (reset, seed) is never delayed nor throttled.
@@ -31,6 +34,10 @@ What the emulator adds to moto, as a WSGI middleware around moto's application:
   most 100, as on AWS) are applied around its answer. That whole listing is kept until SageMaker's state
   changes (any SageMaker write, or `forget_listings` from the history module): moto recomputes every
   record on every call, a cost AWS's index does not have.
+- The AWS Price List API's `GetProducts`, which moto lacks, for the demo's instance types, in AWS's wire
+  format (`isoaudit.emulator.pricing`). With `Faults.denied` it answers AccessDenied like any other.
+- Bulk regions (`isoaudit.emulator.bulk`): hundreds of thousands of training jobs held as columns, served
+  by Search and ListTrainingJobs like any listing, for benchmarks at the scale of the largest accounts.
 - SageMaker `Search(Resource="HyperParameterTuningJob")`, which AWS serves and moto 5.2 refuses (not in its
   resource list): each result is the tuning job's Describe record, without the fields it lacks, with its
   tags, under `HyperParameterTuningJob`, as AWS's HyperParameterTuningJobSearchEntity; then filtered,
@@ -53,7 +60,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,6 +76,10 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from moto.sagemaker.models import sagemaker_backends
 from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+from isoaudit.aws.quotas import Rate, TokenBucket
+from isoaudit.emulator import pricing
+from isoaudit.emulator.bulk import BulkListing, BulkRegion, bulk_region
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -120,25 +131,45 @@ class Faults:
     seed: int = 7
     broken: tuple[BrokenAnswer, ...] = ()
     ignore_sort_order: bool = False
+    # AWS's request quotas per (account, region, operation) (`isoaudit.aws.quotas`); None: unlimited.
+    quotas: Mapping[tuple[str, str], Rate] | None = None
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)
     throttled: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # Answered (not throttled) requests per (account, service, operation), of operations under a quota.
+    by_account: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     peak_in_flight: int = 0  # most requests answered at once since the last reset
+    first_request_at: float | None = None  # wall-clock time (time.time) of the first since the last reset
     _in_flight: int = field(default=0, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _rng: random.Random = field(init=False, repr=False)
+    _buckets: dict[tuple[str, str, str, str], TokenBucket] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)  # noqa: S311  (repeatable faults, not secrets)
 
-    def record(self, request: RequestInfo) -> bool:
-        """Count the request; True when it must be throttled."""
+    def quota(self, request: RequestInfo) -> Rate | None:
+        return None if self.quotas is None else self.quotas.get((request.service, request.operation))
+
+    def record(self, request: RequestInfo, *, account: str = "") -> bool:
+        """Count the request; True when it must be throttled: at random (`throttle_rate`), or beyond the
+        quota of its (account, region, operation), one token bucket each, as AWS does."""
         key = (request.service, request.operation)
+        rate = self.quota(request)
         with self._lock:
             self.requests[key] += 1
+            self.first_request_at = self.first_request_at or time.time()
             applies = self.throttled_services is None or request.service in self.throttled_services
             throttle = applies and self.throttle_rate > 0 and self._rng.random() < self.throttle_rate
+            if rate is not None and not throttle:
+                bucket_key = (account, request.region, request.service, request.operation)
+                bucket = self._buckets.get(bucket_key)
+                if bucket is None:
+                    bucket = self._buckets[bucket_key] = TokenBucket(rate)
+                throttle = not bucket.take()
             if throttle:
                 self.throttled[key] += 1
+            elif rate is not None:
+                self.by_account[(account, request.service, request.operation)] += 1
         return throttle
 
     @contextmanager
@@ -157,7 +188,10 @@ class Faults:
         with self._lock:
             self.requests.clear()
             self.throttled.clear()
+            self.by_account.clear()
+            self.first_request_at = None
             self.peak_in_flight = self._in_flight
+            self._buckets.clear()  # full again, at the quotas set now
 
 
 class _Middleware:
@@ -167,7 +201,7 @@ class _Middleware:
         self._moto_app = moto_app
         self._faults = faults
         # The filtered, sorted answer held between the pages of one listing, as a server-side cursor.
-        self._cursors: dict[str, list[dict[str, Any]]] = {}
+        self._cursors: dict[str, Sequence[dict[str, Any]]] = {}
         # moto's whole answer per (account, region, operation, request), tagged with the generation of
         # SageMaker's state it was computed at.
         self._cache: dict[tuple[str, str, str, str], tuple[int, list[dict[str, Any]]]] = {}
@@ -181,7 +215,10 @@ class _Middleware:
             forget_listings()
             return self._moto_app(environ, start_response)
         request = _read_request(environ)
-        throttle = self._faults.record(request)
+        account = ""
+        if self._faults.quota(request) is not None:
+            account = self._caller_account(environ.get("HTTP_AUTHORIZATION", ""))
+        throttle = self._faults.record(request, account=account)
         with self._faults.in_flight():
             if self._faults.latency_seconds > 0:
                 time.sleep(self._faults.latency_seconds)
@@ -211,6 +248,16 @@ class _Middleware:
     def _answer(
         self, environ: dict[str, Any], start_response: Callable[..., Any], request: RequestInfo
     ) -> Iterable[bytes]:
+        if request.service == "pricing" and request.operation == "GetProducts":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            return _respond(
+                start_response,
+                status="200 OK",
+                content_type="application/x-amz-json-1.1",
+                body=json.dumps(
+                    pricing.get_products(json.loads(environ["wsgi.input"].read(length) or b"{}"))
+                ),
+            )
         if request.service == "sagemaker":
             if request.operation in _LISTINGS:
                 return self._listing(environ, start_response, request)
@@ -247,6 +294,16 @@ class _Middleware:
         sort_by = request.pop("SortBy", shape.default_sort_by)
         descending = request.pop("SortOrder", shape.default_sort_order) == "Descending"
         results = self._cursors.get(cursor)
+        bulk = None
+        if results is None and request_info.operation in ("Search", "ListTrainingJobs"):
+            caller = self._caller_account(environ.get("HTTP_AUTHORIZATION", ""))
+            bulk = bulk_region(caller, request_info.region)
+            if request.get("Resource", "TrainingJob") != "TrainingJob":
+                bulk = None
+        if bulk is not None:
+            results = _bulk_listing(bulk, shape, request, descending=descending)
+            cursor = uuid.uuid4().hex
+            self._cursors[cursor] = results
         if results is None:
             conditions = shape.pop_conditions(request)
             whole = self._whole_listing(environ, request_info, request)
@@ -470,6 +527,20 @@ def _search_tuning_jobs(*, account: str, region: str, request: dict[str, Any]) -
             for condition in filters
         )
     ]
+
+
+def _bulk_listing(
+    bulk: BulkRegion, shape: _ListingShape, request: dict[str, Any], *, descending: bool
+) -> BulkListing:
+    """A listing of a bulk region (`isoaudit.emulator.bulk`): time filters only, sorted by creation time
+    (its jobs' other times follow it)."""
+    conditions = shape.pop_conditions(request)
+    if request.get("SearchExpression"):
+        raise ValueError(f"emulator: a bulk region supports time filters only, not {request}")
+    low, high = bulk.select(
+        [(condition["Name"], condition["Operator"], _instant(condition["Value"])) for condition in conditions]
+    )
+    return BulkListing(bulk, low=low, high=high, descending=descending, search=shape.search)
 
 
 def _json_record(value: Any) -> Any:

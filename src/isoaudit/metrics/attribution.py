@@ -22,6 +22,7 @@ from isoaudit.config import AuditConfig
 from isoaudit.metrics.columns import categorical, codes, from_micros, micros
 from isoaudit.metrics.episodes import HISTORY_COLUMNS, runs_history
 from isoaudit.metrics.failures import classify_failures
+from isoaudit.metrics.money import Rates, job_money
 from isoaudit.metrics.predicates import POSTURES, VIOLATIONS, launchers, posture_codes
 from isoaudit.metrics.weeks import week_labels
 from isoaudit.schema import JOB_FACTS, JOBS
@@ -32,7 +33,9 @@ SDK_SUFFIX = r"-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-\d{3}$"
 _SDK_SUFFIX_LENGTH = 24
 
 
-def job_facts(jobs: pd.DataFrame, accounts: pd.DataFrame, *, config: AuditConfig) -> pd.DataFrame:
+def job_facts(
+    jobs: pd.DataFrame, accounts: pd.DataFrame, *, config: AuditConfig, rates: Rates | None = None
+) -> pd.DataFrame:
     """JOB_FACTS rows for JOBS rows (same order and index); `accounts` follows ACCOUNTS.
 
     The stages, in order: attribution (team, environment), posture, families, history. The JOB_FACTS
@@ -56,6 +59,7 @@ def job_facts(jobs: pd.DataFrame, accounts: pd.DataFrame, *, config: AuditConfig
         week = week_labels(jobs["creation_time"])
         failed = (jobs["status"] == "Failed").to_numpy(dtype=bool)
         failure_class = classify_failures(jobs["failure_reason"], failed=failed)
+        compute_hours, spend = job_money(jobs, rates or Rates(listed={}, negotiated=config.negotiated_rates))
         family_codes, family = _families(*stems.result(), tags, tag_key=config.family_tag_key)
     history = runs_history(  # stage 4
         account=accounts_[0],
@@ -76,6 +80,8 @@ def job_facts(jobs: pd.DataFrame, accounts: pd.DataFrame, *, config: AuditConfig
         compliant=compliant,
         week=week,
         failure_class=failure_class,
+        compute_hours=compute_hours,
+        spend_usd=spend,
         violation=categorical(history.violation, list(VIOLATIONS)),
         remediated_at=from_micros(history.remediated_at),
         next_run_at=from_micros(history.next_run_at),

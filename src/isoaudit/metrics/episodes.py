@@ -146,6 +146,7 @@ def exposure_episodes(
         opened_at=from_micros(opened),
         closed_at=from_micros(table["closed"].to_numpy()),
         non_compliant_runs=table["runs"],
+        exposed_spend_usd=table["exposed_spend"],
         last_run_at=from_micros(table["last_run"].to_numpy()),
         state=np.where(closed, "closed", np.where(dormant, "dormant", "open")),
         hours_to_remediate=np.where(closed, (table["closed"].to_numpy() - opened) / _HOUR_US, np.nan),
@@ -170,8 +171,11 @@ def episode_table(facts: pd.DataFrame, *, cutoff: int) -> pd.DataFrame:
     # Codes of the selected rows only (consistent among themselves, which is all the keys need).
     key = _family_keys(*(codes(facts[column].iloc[rows])[0] for column in ("account_id", "region", "family")))
     remediated = micros(facts["remediated_at"].iloc[rows])
-    runs = pd.DataFrame({"key": key, "remediated": remediated, "created": created[rows]})
+    spend = pd.to_numeric(facts["spend_usd"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)[rows]
+    runs = pd.DataFrame({"key": key, "remediated": remediated, "created": created[rows], "spend": spend})
     by_episode = runs.groupby(["key", "remediated"], sort=False)["created"]
+    # What the open pipeline cost: the spend of its priced non-compliant runs (NaN when none is priced).
+    exposed_spend = runs.groupby(["key", "remediated"], sort=False)["spend"].transform("sum", min_count=1)
     opening = (facts["violation"] == NEW_VIOLATION).to_numpy(dtype=bool)[rows]
     openers = (
         facts[[*_LABELS[:-1], "job_name"]].iloc[rows[opening]].rename(columns={"job_name": "first_job_name"})
@@ -183,6 +187,7 @@ def episode_table(facts: pd.DataFrame, *, cutoff: int) -> pd.DataFrame:
             "closed": np.where(remediated[opening] <= cutoff, remediated[opening], NAT),
             "last_run": by_episode.transform("max").to_numpy()[opening],
             "runs": by_episode.transform("size").to_numpy(dtype=np.int64)[opening],
+            "exposed_spend": exposed_spend.to_numpy(dtype=float)[opening],
         }
     )
     return table.reset_index(drop=True)

@@ -206,6 +206,8 @@ class _Counted:
 
 def _dimension_codes(facts: pd.DataFrame, dimension: Dimension) -> np.ndarray:
     """Each run's position in the dimension's labels, from its column; computed once per distinct value."""
+    if dimension.positions is not None:
+        return dimension.positions(facts)
     found, distinct = codes(facts[dimension.column])
     index = {label: position for position, label in enumerate(dimension.labels)}
     table = [index.get(dimension.label_of(str(value)), 0) for value in distinct]
@@ -366,7 +368,8 @@ class _StaleJobs:
 
 
 def _finish(table: pd.DataFrame, *, scope: str) -> pd.DataFrame:
-    """Fill absent additive measures with 0 and derive the ratios (NaN when the denominator is 0)."""
+    """Fill absent additive measures with 0, derive the ratios (NaN when the denominator is 0) and empty
+    the sums that are unknown."""
     missing = [measure.name for measure in MEASURES if measure.name not in table.columns]
     table = table.reindex(columns=[*table.columns, *missing])
     for measure in MEASURES:
@@ -377,7 +380,15 @@ def _finish(table: pd.DataFrame, *, scope: str) -> pd.DataFrame:
         for measure in of_kind(Kind.RATIO)
         if measure.ratio
     }
-    return table.assign(scope=scope, **ratios)
+    # A sum over runs none of which is priced is unknown, not $0 (only once the ratios have their zeros).
+    unknown = {
+        measure.name: table[measure.name].where(
+            ~((table[measure.unknown_when[0]] == 0) & (table[measure.unknown_when[1]] > 0))
+        )
+        for measure in MEASURES
+        if measure.unknown_when
+    }
+    return table.assign(scope=scope, **ratios, **unknown)
 
 
 def _percent(part: pd.Series, whole: pd.Series) -> np.ndarray:

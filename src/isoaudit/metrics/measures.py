@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from isoaudit.job_kinds import run_kinds
 from isoaudit.metrics.predicates import POSTURES
@@ -49,6 +50,8 @@ EPISODES = Unit("episodes", "int64", "#,##0")
 ACCOUNTS = Unit("accounts", "int64", "#,##0")
 PERCENT = Unit("%", "float64", "0.0%")  # 0-100 in the tables; written as a fraction in Excel
 HOURS = Unit("hours", "float64", "#,##0.0")
+# Dollars with cents; an unpriced amount is an empty cell, never $0.
+USD = Unit("USD", "float64", '"$"#,##0.00')
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,9 @@ class Measure:
     amount: str | None = None  # SUM: the JOB_FACTS column summed
     ratio: tuple[str, str] | None = None  # RATIO: (numerator, denominator) measure names
     statistic: str | None = None  # CLOSED_EPISODES: count, mean, median or p90; OPEN_EPISODES: open, dormant
+    # SUM: (known, unknown) count measures: the sum is empty, not $0, when none of the scope-week's runs is
+    # `known` and some are `unknown` (money: runs with compute hours but no price).
+    unknown_when: tuple[str, str] | None = None
     stored: bool = True  # False: computed only as a ratio's operand, not a column of weekly_kpis
     on_sheets: bool = True  # a column of the workbook's Teams and Accounts sheets
     width: float = 11  # of that column, in Excel character widths
@@ -98,6 +104,21 @@ def _tier(tier: str) -> Measure:
         _TIER_HEADERS[tier],
         predicate=f"tier:{tier}",
         width=_TIER_WIDTHS[tier],
+    )
+
+
+def _money(name: str, definition: str, header: str, *, predicate: str, **display: Any) -> Measure:
+    """The spend (JOB_FACTS spend_usd) of the runs matching `predicate`; unknown when none is priced."""
+    return Measure(
+        name,
+        Kind.SUM,
+        definition,
+        USD,
+        header,
+        predicate=predicate,
+        amount="spend_usd",
+        unknown_when=("priced_jobs", "unpriced_jobs"),
+        **display,
     )
 
 
@@ -250,6 +271,74 @@ MEASURES: tuple[Measure, ...] = (
         "Stale accounts",
         on_sheets=False,
     ),
+    Measure(
+        "compute_hours",
+        Kind.SUM,
+        "Instance-hours billed to the runs created in the week",
+        HOURS,
+        "Compute hours",
+        predicate="run",
+        amount="compute_hours",
+        width=10,
+    ),
+    Measure(
+        "priced_jobs",
+        Kind.COUNT,
+        "Runs with a known price",
+        JOBS,
+        "Priced jobs",
+        predicate="priced",
+        stored=False,
+        on_sheets=False,
+    ),
+    _money(
+        "spend_usd",
+        "Their spend at list price (or negotiated rate), USD, priced runs; empty when none is priced",
+        "Spend (USD)",
+        predicate="run",
+        width=12,
+    ),
+    _money(
+        "exposed_spend_usd",
+        "Spend of the non-compliant runs (ran exposed), USD",
+        "Exposed spend (USD)",
+        predicate="violation",
+        width=12,
+    ),
+    _money(
+        "compliant_spend_usd",
+        "Spend of the compliant runs, USD",
+        "Compliant spend (USD)",
+        predicate="compliant",
+        stored=False,
+        on_sheets=False,
+    ),
+    Measure(
+        "isolated_spend_share",
+        Kind.RATIO,
+        "Spend of compliant runs / spend, in %, over priced runs (empty when no spend)",
+        PERCENT,
+        "Isolated spend share",
+        ratio=("compliant_spend_usd", "spend_usd"),
+        width=10,
+    ),
+    _money(
+        "dependency_failure_spend_usd",
+        "Spend of failed runs classed missing_dependency or network_blocked: what isolation without the "
+        "packages burns, USD",
+        "Dependency failure spend (USD)",
+        predicate="dependency_failure",
+        width=13,
+    ),
+    Measure(
+        "unpriced_jobs",
+        Kind.COUNT,
+        "Runs with compute hours but no known price (never counted as $0)",
+        JOBS,
+        "Unpriced jobs",
+        predicate="unpriced",
+        width=9,
+    ),
 )
 
 
@@ -282,6 +371,8 @@ def check(measures: tuple[Measure, ...]) -> None:
             raise ValueError(f"measure {measure.name}: a {measure.kind.value} needs `{field}`")
         if measure.kind in (Kind.COUNT, Kind.SUM) and measure.predicate not in PREDICATES:
             raise ValueError(f"measure {measure.name}: unknown predicate {measure.predicate!r}")
+        if measure.unknown_when and not set(measure.unknown_when) <= set(names):
+            raise ValueError(f"measure {measure.name}: unknown_when names unknown {measure.unknown_when}")
         if measure.ratio and not set(measure.ratio) <= set(names):
             raise ValueError(f"measure {measure.name}: ratio of unknown measures {measure.ratio}")
 

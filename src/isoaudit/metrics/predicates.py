@@ -1,9 +1,10 @@
 """What a job is, named once: compliant, production, a new or repeat violation, a dependency failure, its
-posture tier, a run or a launcher. Every measure, stage and view that needs one of these reads it here.
+posture tier, priced or not, a run or a launcher. Every measure, stage and view that needs one of these
+reads it here.
 
 The weekly counts class each run by a few *dimensions* (posture, violation, dependency failure,
-production): 48 classes. A *predicate* is a test of a class, evaluated once per class, never per row: a
-count is the number of runs of the classes the predicate accepts (isoaudit.metrics.weekly).
+production, pricing): 144 classes. A *predicate* is a test of a class, evaluated once per class, never per
+row: a count is the number of runs of the classes the predicate accepts (isoaudit.metrics.weekly).
 """
 
 from __future__ import annotations
@@ -59,6 +60,22 @@ class Dimension:
     column: str
     labels: tuple[str, ...]
     label_of: Callable[[str], str] = str
+    # For a property of several columns: each run's position in `labels`, over whole arrays (then
+    # `column` and `label_of` are not used).
+    positions: Callable[[pd.DataFrame], np.ndarray] | None = None
+
+
+# Whether a run's spend is known: "priced" (it has a spend), "unpriced" (compute hours but no price: never
+# counted as $0), "none" (no compute hours yet: still running, or no billing data).
+PRICING = ("none", "priced", "unpriced")
+
+
+def pricing_positions(facts: pd.DataFrame) -> np.ndarray:
+    """Each run's position in PRICING, from its compute_hours and spend_usd."""
+    hours = facts["compute_hours"].to_numpy(dtype=float, na_value=np.nan)
+    spend = facts["spend_usd"].to_numpy(dtype=float, na_value=np.nan)
+    priced = ~np.isnan(spend)
+    return np.where(priced, 1, np.where(np.isnan(hours), 0, 2)).astype(np.int32)
 
 
 DIMENSIONS = (
@@ -73,6 +90,7 @@ DIMENSIONS = (
     Dimension(
         "production", "environment", ("no", "yes"), lambda value: "yes" if value == PRODUCTION else "no"
     ),
+    Dimension("pricing", "spend_usd", PRICING, positions=pricing_positions),
 )
 
 # A class of runs: each dimension's label.
@@ -119,6 +137,8 @@ PREDICATES = {
             "failed for a missing package or a blocked network",
             lambda job: job["dependency"] == "yes",
         ),
+        Predicate("priced", "its spend is known", lambda job: job["pricing"] == "priced"),
+        Predicate("unpriced", "compute hours but no known price", lambda job: job["pricing"] == "unpriced"),
         *(
             Predicate(f"tier:{tier}", f"posture tier {tier}", lambda job, tier=tier: job["posture"] == tier)
             for tier in POSTURES

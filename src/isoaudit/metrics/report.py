@@ -17,6 +17,7 @@ from isoaudit.metrics.episodes import dormant_spans, every_episode_table, exposu
 from isoaudit.metrics.images import image_health
 from isoaudit.metrics.kpis import weekly_kpis
 from isoaudit.metrics.measures import stored
+from isoaudit.metrics.money import Rates
 from isoaudit.metrics.predicates import launchers, runs_only
 from isoaudit.metrics.preventive import PREVENTIVE_COLUMNS, preventive_rate
 from isoaudit.metrics.weeks import ONE_WEEK, last_complete_week, trailing_weeks, week_start
@@ -55,12 +56,13 @@ class WeeklyReport:
       `account_name` and `console_url`.
     - open_exposures: EPISODES rows whose state is "open" or "dormant", as of the report time.
     - failure_causes: failed runs (not tuning jobs) of the week by team, failure_class and network_isolation,
-      column `jobs`.
+      columns `jobs` and `spend_usd` (their spend, NaN when none is priced).
     - coverage: COVERAGE rows of the run for the week (the latest row of each account-region).
     - preventive: one row per member account: account_id, account_name, covered (bool), policies (str).
     - images: image health (isoaudit.metrics.images.IMAGE_COLUMNS) over every run known, rank order.
     - audience: None for the organization's report, else the team whose slice this is (see
       isoaudit.publish.team_slice).
+    - pricing_note: why prices are missing, when the Price List API could not be read ("" otherwise).
     """
 
     week: str
@@ -82,6 +84,8 @@ class WeeklyReport:
     preventive: pd.DataFrame
     images: pd.DataFrame
     audience: str | None = None
+    # Why some jobs have no price, for the reader ("" when every price was read), e.g. the API refused.
+    pricing_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,7 @@ def kpi_tables(
     config: AuditConfig,
     week: str,
     generated_at: pd.Timestamp,
+    prices: pd.DataFrame | None = None,
 ) -> KpiTables:
     """The metrics' line of stages, each run once, in order:
 
@@ -116,8 +121,10 @@ def kpi_tables(
          the weekly measures and the episodes as of the report time;
     6.   weekly measures (isoaudit.metrics.kpis) of the trend weeks and the week before, every scope;
     then the report (report_from_tables) reads these tables and computes nothing again.
+
+    `prices`: PRICES rows (None: no list price known; negotiated rates still apply).
     """
-    facts = job_facts(jobs, accounts, config=config)
+    facts = job_facts(jobs, accounts, config=config, rates=Rates.from_prices(prices, config.negotiated_rates))
     runs = runs_only(facts)  # a tuning job counts through its training jobs only: the runs, kept once
     every_episode = every_episode_table(runs)
     episodes = exposure_episodes(
@@ -145,14 +152,22 @@ def build_report(
     config: AuditConfig,
     week: str,
     generated_at: pd.Timestamp,
+    prices: pd.DataFrame | None = None,
 ) -> WeeklyReport:
     """The report of ISO `week` from the whole job history (JOBS), the accounts (ACCOUNTS), the audit
-    runs (COVERAGE) and preventive_coverage's output (None when the SCPs could not be read).
+    runs (COVERAGE), preventive_coverage's output (None when the SCPs could not be read) and the prices
+    (PRICES; None: none known).
 
     Open exposures are as of `generated_at`; every other number is about jobs created in the weeks shown.
     """
     tables = kpi_tables(
-        jobs=jobs, accounts=accounts, coverage=coverage, config=config, week=week, generated_at=generated_at
+        jobs=jobs,
+        accounts=accounts,
+        coverage=coverage,
+        config=config,
+        week=week,
+        generated_at=generated_at,
+        prices=prices,
     )
     return report_from_tables(
         tables,
@@ -265,6 +280,7 @@ def report_json(report: WeeklyReport) -> dict[str, Any]:
         "images": [
             {key: _json(value) for key, value in row.items()} for row in report.images.to_dict("records")
         ],
+        "pricing_note": report.pricing_note or None,
     }
 
 
@@ -324,9 +340,11 @@ def _failure_causes(in_week: pd.DataFrame) -> pd.DataFrame:
             "team": failed["team"].astype(str).to_numpy(),
             "failure_class": failed["failure_class"].astype(str).to_numpy(),
             "network_isolation": failed["compliant"].to_numpy(dtype=bool),
+            "spend_usd": failed["spend_usd"].to_numpy(dtype=float, na_value=np.nan),
         }
     )
-    counts = frame.groupby(["team", "failure_class", "network_isolation"]).size().rename("jobs")
+    grouped = frame.groupby(["team", "failure_class", "network_isolation"])
+    counts = pd.DataFrame({"jobs": grouped.size(), "spend_usd": grouped["spend_usd"].sum(min_count=1)})
     return counts.reset_index().sort_values(["team", "failure_class", "network_isolation"], ignore_index=True)
 
 

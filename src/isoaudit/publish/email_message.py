@@ -24,13 +24,16 @@ class Attachment:
 
 
 def subject(report: WeeklyReport) -> str:
-    """Week and headline: isolation rate and violations (of the team, for a team's slice)."""
+    """Week and headline: isolation rate, violations and exposed spend (of the team, for a team's slice)."""
     rate = report.org.get("isolation_rate")
     rate_text = "n/a" if rate is None or math.isnan(float(rate)) else f"{float(rate):.1f} %"
     violations = int(report.org.get("violations") or 0)
     team = f" · {report.audience}" if report.audience else ""
     noun = "violation" if violations == 1 else "violations"
-    return f"isoaudit {report.week}{team}: isolation rate {rate_text}, {violations} {noun}"
+    return (
+        f"isoaudit {report.week}{team}: isolation rate {rate_text}, {violations} {noun} · "
+        f"{_usd(report.org.get('exposed_spend_usd'))} exposed spend"
+    )
 
 
 def build_message(
@@ -89,6 +92,7 @@ def plain_text(report: WeeklyReport, *, note: str) -> str:
         f"(production {_rate(org.get('production_isolation_rate'))})",
         f"Violations:          {_count(org.get('violations'))} ({_count(org.get('new_violations'))} new)",
         f"Open exposures:      {_count(org.get('episodes_open'))} episodes",
+        f"Spend (list price):  {_usd(org.get('spend_usd'))}, exposed {_usd(org.get('exposed_spend_usd'))}",
         f"Audit coverage:      {_rate(org.get('audit_coverage'))}",
         "",
         note,
@@ -104,3 +108,8 @@ def _rate(value: object) -> str:
 
 def _count(value: object) -> str:
     return "n/a" if value is None or math.isnan(float(value)) else f"{round(float(value)):,}"  # type: ignore[arg-type]
+
+
+def _usd(value: object) -> str:
+    """Dollars, or "n/a" when unknown (unpriced is never $0)."""
+    return "n/a" if value is None or math.isnan(float(value)) else f"${float(value):,.2f}"  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from isoaudit.metrics.coverage import gap_groups
 from isoaudit.metrics.failures import FAILURE_CLASSES
-from isoaudit.metrics.measures import HOURS, PERCENT, Measure, stored
+from isoaudit.metrics.measures import HOURS, PERCENT, USD, Measure, stored
 from isoaudit.metrics.report import WeeklyReport
 from isoaudit.publish.excel_cells import (
     BAD_FILL,
@@ -49,7 +49,7 @@ COVERAGE_STATUS_ORDER = {"failed": 0, "skipped": 1, "audited": 2}
 
 def measure_column(measure: Measure) -> Column:
     """A weekly measure's column on the Teams and Accounts sheets, as its declaration says."""
-    kind = {PERCENT: Kind.RATE, HOURS: Kind.HOURS}.get(measure.unit, Kind.INTEGER)
+    kind = {PERCENT: Kind.RATE, HOURS: Kind.HOURS, USD: Kind.USD}.get(measure.unit, Kind.INTEGER)
     return Column(
         measure.header,
         measure.name,
@@ -94,6 +94,10 @@ VIOLATION_COLUMNS = (
     ),
     Column("Created (UTC)", "creation_time", Kind.TIMESTAMP, FACT["creation_time"], 17),
     Column("Status", "status", Kind.TEXT, FACT["status"], 11),
+    Column("Instance type", "instance_type", Kind.TEXT, FACT["instance_type"], 16),
+    Column("Instances", "instance_count", Kind.INTEGER, FACT["instance_count"], 9),
+    Column("Compute hours", "compute_hours", Kind.HOURS, FACT["compute_hours"], 10),
+    Column("Spend (USD)", "spend_usd", Kind.USD, FACT["spend_usd"], 11),
     Column(
         "Console",
         "console_url",
@@ -114,6 +118,7 @@ EXPOSURE_COLUMNS = (
     Column("Age (days)", "age_days", Kind.DAYS, "Report time - opened_at, in days", 10),
     Column("Last run (UTC)", "last_run_at", Kind.TIMESTAMP, EPISODE["last_run_at"], 17),
     Column("Non-compliant runs", "non_compliant_runs", Kind.INTEGER, EPISODE["non_compliant_runs"], 13),
+    Column("Exposed spend (USD)", "exposed_spend_usd", Kind.USD, EPISODE["exposed_spend_usd"], 12),
     Column("State", "state", Kind.TEXT, EPISODE["state"], 10),
     Column("First job", "first_job_name", Kind.TEXT, EPISODE["first_job_name"], 40),
 )
@@ -125,6 +130,13 @@ FAILURE_COLUMNS = (
         "Not isolated jobs", "not_isolated", Kind.INTEGER, "Failed jobs of the week without isolation", 11
     ),
     Column("Total", "total", Kind.INTEGER, "Failed jobs of the week", 9),
+    Column(
+        "Spend wasted (USD)",
+        "spend_usd",
+        Kind.USD,
+        "Spend of those failed jobs at list price (priced jobs; empty when none is priced)",
+        12,
+    ),
 )
 FAILURE_CLASS_COLUMNS = (
     Column("Failure class", "failure_class", Kind.TEXT, FACT["failure_class"], 24),
@@ -285,7 +297,9 @@ def _failure_table(failure_causes: pd.DataFrame, *, by: list[str]) -> pd.DataFra
         isolated=failure_causes["jobs"].where(isolated, 0),
         not_isolated=failure_causes["jobs"].where(~isolated, 0),
     )
-    table = shaped.groupby(by, as_index=False, dropna=False)[["isolated", "not_isolated"]].sum()
+    grouped = shaped.groupby(by, as_index=False, dropna=False)
+    table = grouped[["isolated", "not_isolated"]].sum()
+    table["spend_usd"] = grouped["spend_usd"].sum(min_count=1)["spend_usd"].to_numpy()
     table = table.assign(
         total=table["isolated"] + table["not_isolated"], class_rank=_class_order(table["failure_class"])
     )

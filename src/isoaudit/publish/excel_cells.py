@@ -70,6 +70,7 @@ class Kind(Enum):
     RATE = "rate"
     HOURS = "hours"
     DAYS = "days"
+    USD = "usd"
     TIMESTAMP = "timestamp"
     FLAG = "flag"
     CONSOLE_LINK = "console_link"
@@ -80,6 +81,8 @@ NUMBER_FORMATS = {
     Kind.RATE: "0.0%",
     Kind.HOURS: "#,##0.0",
     Kind.DAYS: "#,##0.0",
+    # Dollars with cents; an unpriced amount is an empty cell, never $0.
+    Kind.USD: '"$"#,##0.00',
     Kind.TIMESTAMP: "yyyy-mm-dd hh:mm",
 }
 

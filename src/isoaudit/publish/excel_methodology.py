@@ -119,6 +119,21 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     (
+        "Money: list-price spend, exposed spend",
+        (
+            "Compute hours of a run = billable seconds x instances / 3600: BillableTimeInSeconds for "
+            "training (net of Spot interruptions) plus warm-pool retained time, end - start for processing; "
+            "a heterogeneous cluster adds its groups, each at its own instance type. A running job has none "
+            "yet.",
+            "Spend = those hours at the on-demand list price of each instance type, in the job's region, for "
+            "training or processing, from the AWS Price List API (or a configured negotiated rate). Exposed "
+            "spend is the spend of non-compliant runs; the isolated share is compliant spend / spend.",
+            "A run whose price is unknown is unpriced: counted, shown empty, never $0. List price is not the "
+            "bill (discounts, credits and Savings Plans are not in it): the job_billed_cost view shows the "
+            "billed cost where a Cost and Usage Report is configured.",
+        ),
+    ),
+    (
         "Images: which to rebuild first",
         (
             "The Images sheet takes every run ever seen, per container image (registry account, region, "

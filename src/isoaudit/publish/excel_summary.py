@@ -7,7 +7,7 @@ from enum import Enum
 
 import pandas as pd
 from openpyxl.cell.cell import Cell
-from openpyxl.chart import LineChart, Reference
+from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Alignment
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -102,6 +102,13 @@ INDICATORS = (
     Indicator("Open exposure episodes", "episodes_open", Kind.INTEGER, Better.LOWER),
     Indicator("of which dormant", "episodes_dormant", Kind.INTEGER, Better.LOWER, detail=True),
     Indicator("Dependency failures", "dependency_failures", Kind.INTEGER, Better.LOWER),
+    Indicator("Spend, list price (USD)", "spend_usd", Kind.USD, Better.NEITHER),
+    Indicator("Exposed spend (ran without isolation)", "exposed_spend_usd", Kind.USD, Better.LOWER),
+    Indicator("isolated share of spend", "isolated_spend_share", Kind.RATE, Better.HIGHER, detail=True),
+    Indicator(
+        "burnt by dependency failures", "dependency_failure_spend_usd", Kind.USD, Better.LOWER, detail=True
+    ),
+    Indicator("unpriced jobs (price unknown)", "unpriced_jobs", Kind.INTEGER, Better.LOWER, detail=True),
     Indicator("Preventive coverage (SCP)", "preventive_coverage", Kind.RATE, Better.HIGHER),
     Indicator("Audit coverage", "audit_coverage", Kind.RATE, Better.HIGHER),
     Indicator("stale accounts (last known state)", "stale_accounts", Kind.INTEGER, Better.LOWER, detail=True),
@@ -116,6 +123,7 @@ CHANGE_FORMATS = {
     Kind.INTEGER: "+#,##0;-#,##0;0",
     Kind.RATE: '+0.0" pp";-0.0" pp";0.0" pp"',
     Kind.HOURS: "+#,##0.0;-#,##0.0;0.0",
+    Kind.USD: '+"$"#,##0.00;-"$"#,##0.00;"$"0.00',
 }
 EXPOSED_TEAM_COLUMNS = (
     Column("Team", "scope_value", Kind.TEXT, descriptions(JOB_FACTS)["team"], COLUMN_WIDTHS["A"]),
@@ -165,6 +173,7 @@ TREND_COLUMNS = (
     Column("Production", "production_isolation_rate", Kind.RATE, KPI["production_isolation_rate"], 12),
     Column("Jobs", "jobs", Kind.INTEGER, KPI["jobs"], 9),
     Column("Violations", "violations", Kind.INTEGER, KPI["violations"], 10),
+    Column("Exposed spend", "exposed_spend_usd", Kind.USD, KPI["exposed_spend_usd"], 13),
 )
 
 
@@ -213,8 +222,8 @@ def write_summary(sheet: Worksheet, *, report: WeeklyReport) -> None:
     footnote = sheet.cell(row=last_row + 2, column=1)
     write_text(
         footnote,
-        "Compliant means network isolation on: a VPC is not isolation. "
-        "How every number is computed: see the Methodology sheet.",
+        "Compliant means network isolation on: a VPC is not isolation. Spend is compute at AWS list prices "
+        f"(not the bill). {report.pricing_note} How every number is computed: see the Methodology sheet.",
     )
     footnote.font = NOTE_FONT
 
@@ -275,7 +284,7 @@ def _write_change(cell: Cell, *, indicator: Indicator, current: object, previous
 
 
 def _write_trend(sheet: Worksheet, *, report: WeeklyReport, chart_cells: str) -> None:
-    _section(sheet, row=4, column="G", title="Isolation rate, trailing weeks")
+    _section(sheet, row=4, column="G", title="Isolation rate and exposed spend, trailing weeks")
     source_title = sheet.cell(row=4, column=TREND_FIRST_COLUMN)
     write_text(source_title, "Chart data (not printed)")
     source_title.font = NOTE_FONT
@@ -311,6 +320,22 @@ def _write_trend(sheet: Worksheet, *, report: WeeklyReport, chart_cells: str) ->
     for series in chart.series:
         series.smooth = False
         series.marker.symbol = "circle"
+    # The money of the same weeks beside the rates: bars of exposed spend on their own (right) axis.
+    exposed = BarChart()
+    exposed.add_data(
+        Reference(
+            sheet,
+            min_col=TREND_FIRST_COLUMN + len(TREND_COLUMNS) - 1,
+            min_row=area.header_row,
+            max_row=area.last_row,
+        ),
+        titles_from_data=True,
+    )
+    exposed.y_axis.axId = 200
+    exposed.y_axis.number_format = '"$"#,##0'
+    exposed.y_axis.crosses = "max"
+    exposed.y_axis.delete = False
+    chart += exposed
     place_chart(sheet, chart=chart, cells=chart_cells)
 
 

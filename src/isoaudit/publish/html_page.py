@@ -40,7 +40,7 @@ def render_page(report: WeeklyReport, *, workbook_note: str = "") -> str:
         f"generated {report.generated_at:%Y-%m-%d %H:%M} UTC</p>",
         _section("Headline, with the change from last week"),
         _indicators(report),
-        _section(f"Isolation rate, last {len(report.trend)} weeks"),
+        _section(f"Isolation rate and exposed spend, last {len(report.trend)} weeks"),
         _trend(report.trend),
         _section("Teams with the most open exposure"),
         _exposed_teams(report.teams),
@@ -48,7 +48,8 @@ def render_page(report: WeeklyReport, *, workbook_note: str = "") -> str:
         _coverage(report),
         f'<p style="{FONT};font-size:12px;color:{MUTED};margin:16px 0 0">Compliant means network isolation '
         "on (EnableNetworkIsolation): a VPC is not isolation. Accounts that could not be audited are never "
-        f"counted as compliant. {escape(workbook_note)}</p>",
+        "counted as compliant. Spend is compute at AWS list prices, not the bill. "
+        f"{escape(report.pricing_note)} {escape(workbook_note)}</p>",
     ]
     body = "\n".join(parts)
     return (
@@ -77,6 +78,8 @@ def _number(value: object, kind: Kind) -> str:
         return f"{number:.1f} %"
     if kind is Kind.HOURS:
         return f"{number:,.1f} h"
+    if kind is Kind.USD:
+        return f"${number:,.2f}"
     return f"{round(number):,}"
 
 
@@ -90,6 +93,8 @@ def _change(indicator: Indicator, current: object, previous: object) -> str:
     change = float(current) - float(previous)  # type: ignore[arg-type]
     unit = " pp" if indicator.kind is Kind.RATE else (" h" if indicator.kind is Kind.HOURS else "")
     text = f"{change:+.1f}{unit}" if indicator.kind is not Kind.INTEGER else f"{round(change):+,}"
+    if indicator.kind is Kind.USD:
+        text = f"{'+' if change >= 0 else '-'}${abs(change):,.2f}"
     color = MUTED
     if change and indicator.better is not Better.NEITHER:
         color = GOOD if (change > 0) == (indicator.better is Better.HIGHER) else BAD
@@ -126,9 +131,10 @@ def _trend(trend: pd.DataFrame) -> str:
             f'<tr><td style="{CELL};white-space:nowrap">{escape(str(row.week))}</td>'
             f'<td style="{CELL};width:60%">{bar}</td>'
             f'<td style="{NUMBER}">{_number(rate, Kind.RATE)}</td>'
-            f'<td style="{NUMBER}">{_number(row.violations, Kind.INTEGER)}</td></tr>'
+            f'<td style="{NUMBER}">{_number(row.violations, Kind.INTEGER)}</td>'
+            f'<td style="{NUMBER}">{_number(row.exposed_spend_usd, Kind.USD)}</td></tr>'
         )
-    return _table(["Week", "Isolation rate", "", "Violations"], rows)
+    return _table(["Week", "Isolation rate", "", "Violations", "Exposed spend"], rows)
 
 
 def _exposed_teams(teams: pd.DataFrame) -> str:

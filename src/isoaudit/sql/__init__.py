@@ -56,6 +56,32 @@ def expand_measures(sql: str) -> str:
     return _MEASURES_SLOT.sub(columns, sql)
 
 
+# The CUR view reads a table the configuration names: its SQL says `cur`, replaced in the parsed statement
+# (never in the text) by the validated `database.table` of `cur_table`.
+_CUR_PLACEHOLDER = "cur"
+
+
+def billed_views(*, cur_table: str | None, net_unblended: bool = True) -> dict[str, str]:
+    """`job_billed_cost` over the configured CUR 2.0 table (Athena SQL), or nothing without one. Without
+    net columns in the export, net_unblended_cost is NULL."""
+    if cur_table is None:
+        return {}
+    sql = (files(__package__) / "billed" / "job_billed_cost.sql").read_text(encoding="utf-8").strip()
+    header = "\n".join(line for line in sql.splitlines() if line.startswith("--"))
+    statement = sqlglot.parse_one(sql, read="athena")
+    database, table = cur_table.split(".")
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and node.name == _CUR_PLACEHOLDER and not node.args.get("db"):
+            return exp.table_(table, db=database, alias=node.alias or None)
+        if not net_unblended and isinstance(node, exp.Column) and node.name == "line_item_net_unblended_cost":
+            return exp.cast(exp.null(), "DOUBLE")
+        return node
+
+    body = statement.transform(rewrite).sql(dialect="athena", pretty=True, comments=False)
+    return {"job_billed_cost": f"{header}\n{body}"}
+
+
 def description(sql: str) -> str:
     """The first sentence of a view's header comment: the question it answers."""
     header = []

@@ -2,7 +2,8 @@
 -- last audit run. Dormant ones (no run for the dormancy period) are listed too: a family that stopped
 -- running has not been remediated.
 -- Columns: state (open or dormant), team, environment, account_id, account_name, region, family,
---   first_job_name, opened_at, age_hours (at the last audit run), last_run_at, non_compliant_runs
+--   first_job_name, opened_at, age_hours (at the last audit run), last_run_at, non_compliant_runs,
+--   exposed_spend_usd (spend of those runs at list price, USD: what the open pipeline has cost)
 SELECT
     episodes.state,
     episodes.team,
@@ -15,7 +16,8 @@ SELECT
     episodes.opened_at,
     episodes.age_hours,
     episodes.last_run_at,
-    episodes.non_compliant_runs
+    episodes.non_compliant_runs,
+    episodes.exposed_spend_usd
 FROM episodes
 LEFT JOIN accounts ON accounts.account_id = episodes.account_id
 WHERE episodes.state IN ('open', 'dormant')

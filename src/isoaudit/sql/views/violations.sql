@@ -6,7 +6,8 @@
 --   'repeat': the family was already exposed; 'tuning job': listed, not counted), training_jobs (of a
 --   tuning job: the training jobs it launched; empty for other jobs), team, environment, account_id,
 --   account_name, region, job_kind, job_name, family, posture (vpc-only or open), status, creation_time,
---   image_uri, role_arn, tuning_job_name, listed (false once SageMaker no longer lists the job), job_arn
+--   image_uri, role_arn, tuning_job_name, listed (false once SageMaker no longer lists the job), instance_type,
+--   instance_count, compute_hours, spend_usd (list price, USD; empty when unpriced or running), job_arn
 WITH runs AS (
     -- A family's runs in order: creation time, then non-compliant before compliant at the same instant.
     -- Tuning jobs are not runs: they are kept apart from the runs of their family.
@@ -47,6 +48,10 @@ SELECT
     runs.role_arn,
     runs.tuning_job_name,
     runs.listed,
+    runs.instance_type,
+    runs.instance_count,
+    runs.compute_hours,
+    runs.spend_usd,
     runs.job_arn
 FROM runs
 LEFT JOIN accounts ON accounts.account_id = runs.account_id

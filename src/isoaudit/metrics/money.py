@@ -1,0 +1,83 @@
+"""Compute hours and spend of each job (docs/metrics.md, "Money").
+
+compute hours = (billable seconds + warm-pool retained seconds) x instances / 3600; spend = the same seconds
+/ 3600 x the sum over the job's instance types of count x hourly rate. Training jobs bill
+BillableTimeInSeconds (net of Spot interruptions), processing jobs end - start; a tuning job is a launcher
+and costs nothing of its own (its training jobs do). A job still running has neither yet; a job whose
+rate is unknown has compute hours but no spend: it is unpriced, never $0.
+
+The rate is worked out once per distinct (region, instance groups, use), a few hundred at most, and spread
+to the jobs by integer codes: millions of jobs cost a few whole-array operations. The weekly money
+measures (sums of these per scope and week) are declared in isoaudit.metrics.measures.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from isoaudit.job_kinds import run_kinds
+from isoaudit.metrics.columns import codes
+from isoaudit.schema import PRICES, empty_frame
+
+_SECONDS_PER_HOUR = 3600.0
+PRICED_KINDS = run_kinds()  # a launcher (tuning job) costs nothing of its own
+
+
+@dataclass(frozen=True)
+class Rates:
+    """USD per instance-hour: list prices by (region, instance type, use), overridden by negotiated rates,
+    which apply in every region and to every use of their instance type."""
+
+    listed: dict[tuple[str, str, str], float]
+    negotiated: dict[str, float]
+
+    @classmethod
+    def from_prices(cls, prices: pd.DataFrame | None, negotiated: dict[str, float]) -> Rates:
+        table = (prices if prices is not None else empty_frame(PRICES)).dropna(subset=["usd_per_hour"])
+        listed = {
+            (region, instance_type, usage): float(rate)
+            for region, instance_type, usage, rate in table[
+                ["region", "instance_type", "usage", "usd_per_hour"]
+            ].itertuples(index=False)
+        }
+        return cls(listed=listed, negotiated=dict(negotiated))
+
+    def of(self, region: str, instance_type: str, usage: str) -> float | None:
+        """The rate, None when unknown: the job is then unpriced, never $0."""
+        return self.negotiated.get(instance_type, self.listed.get((region, instance_type, usage)))
+
+
+def job_money(jobs: pd.DataFrame, rates: Rates) -> tuple[np.ndarray, np.ndarray]:
+    """(compute_hours, spend_usd) per row of `jobs` (JOBS columns), NaN where unknown."""
+    runs = jobs["job_kind"].isin(PRICED_KINDS).to_numpy(dtype=bool)
+    billable = pd.to_numeric(jobs["billable_seconds"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    warm = pd.to_numeric(jobs["warm_pool_seconds"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    hours_each = (billable + np.nan_to_num(warm)) / _SECONDS_PER_HOUR
+    hours_each[~runs] = np.nan
+    count = pd.to_numeric(jobs["instance_count"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    # One key per distinct place and cluster shape; its cost per hour of the whole cluster.
+    place = (
+        jobs["region"].astype(str) + "\t" + jobs["job_kind"].astype(str) + "\t" + jobs["instance_groups_json"]
+    )
+    found, distinct = codes(place)
+    per_hour = np.array([*(_cluster_rate(key, rates) for key in distinct), np.nan], dtype=float)
+    return hours_each * count, hours_each * per_hour[found]
+
+
+def _cluster_rate(key: str, rates: Rates) -> float:
+    """USD per hour of one cluster shape: each instance type at its own rate; NaN if any is unknown."""
+    region, usage, groups_json = key.split("\t", 2)
+    groups = json.loads(groups_json or "{}")
+    if usage not in PRICED_KINDS or not groups:
+        return np.nan
+    total = 0.0
+    for instance_type, count in groups.items():
+        rate = rates.of(region, instance_type, usage)
+        if rate is None:
+            return np.nan
+        total += rate * count
+    return total
