@@ -207,8 +207,7 @@ class _Middleware:
         self._cache: dict[tuple[str, str, str, str], tuple[int, list[dict[str, Any]]]] = {}
         self._key_locks: dict[tuple[str, str, str, str], threading.Lock] = {}
         self._cache_lock = threading.Lock()
-        self._accounts: dict[str, str] = {}
-        self._arns: dict[str, str] = {}
+        self._identities: dict[str, tuple[str, str]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "").startswith("/moto-api"):
@@ -368,10 +367,18 @@ class _Middleware:
             return whole
 
     def _caller_account(self, authorization: str) -> str:
-        """The account of the credentials that signed a request (asked of moto once per access key)."""
+        """The account of the credentials that signed a request."""
+        return self._caller_identity(authorization)[0]
+
+    def _caller_arn(self, authorization: str) -> str:
+        """The ARN of the credentials that signed a request."""
+        return self._caller_identity(authorization)[1]
+
+    def _caller_identity(self, authorization: str) -> tuple[str, str]:
+        """(account, ARN) of the credentials that signed a request, asked of moto once per access key."""
         access_key = authorization.split("Credential=")[-1].split("/")[0]
-        account = self._accounts.get(access_key)
-        if account is None:
+        identity = self._identities.get(access_key)
+        if identity is None:
             _, body = self._call_moto(
                 service="sts",
                 action="GetCallerIdentity",
@@ -379,8 +386,8 @@ class _Middleware:
                 params={},
                 headers={"Authorization": _signed_for("sts", access_key)},
             )
-            account = self._accounts[access_key] = _xml_text(body, "Account")
-        return account
+            identity = self._identities[access_key] = (_xml_text(body, "Account"), _xml_text(body, "Arn"))
+        return identity
 
     def _assume_role_denial(self, environ: dict[str, Any], form: dict[str, str]) -> str | None:
         """STS's refusal message when the role does not exist in its account or its trust policy does not
@@ -417,22 +424,6 @@ class _Middleware:
             target = backend.get_key_id_from_alias(name)
             return target is not None and backend.get_key_id(target) in backend.keys
         return backend.get_key_id(key) in backend.keys
-
-    def _caller_arn(self, authorization: str) -> str:
-        """The ARN of the credentials that signed a request, asked of moto with the caller's own signature
-        (once per access key)."""
-        access_key = authorization.split("Credential=")[-1].split("/")[0]
-        arn = self._arns.get(access_key)
-        if arn is None:
-            _, body = self._call_moto(
-                service="sts",
-                action="GetCallerIdentity",
-                version="2011-06-15",
-                params={},
-                headers={"Authorization": authorization},
-            )
-            arn = self._arns[access_key] = _xml_text(body, "Arn")
-        return arn
 
     def _call_moto(
         self, *, service: str, action: str, version: str, params: dict[str, str], headers: dict[str, str]
