@@ -283,8 +283,8 @@ def serve_small_org(pipe: Connection) -> None:
 
 
 def weekly_run(config: AuditConfig, *, at: datetime) -> None:
-    """The flow's steps (flows/weekly_audit.py) without Prefect: preflight, lock, discover, collect, store,
-    analyse, publish, deliver, alert."""
+    """The flow's steps (flows/weekly_audit.py) without Prefect: preflight, lock, the lake's preflight,
+    discover, collect, store, analyse, publish, deliver, alert."""
     from isoaudit.aws import preflight, run_lock
     from isoaudit.delivery import deliver
     from isoaudit.metrics.report import report_json
@@ -293,12 +293,15 @@ def weekly_run(config: AuditConfig, *, at: datetime) -> None:
     preflight.check(aws=aws, config=config)
     run = audit.start_run(now=pd_timestamp(at))
     with run_lock.held(aws=aws, config=config, run_id=run.run_id):
-        organization = audit.discover(aws=aws, config=config, run=run)
+        lake_files = preflight.survey_lake(aws=aws, config=config)
+        organization = audit.discover(aws=aws, config=config, run=run, lake_files=lake_files)
         audits = audit.collect_organization(aws=aws, config=config, run=run, organization=organization)
         policies = audit.preventive(aws=aws, accounts=organization.accounts)
-        stored = audit.store(aws=aws, config=config, run=run, accounts=organization.accounts, audits=audits)
+        stored = audit.store(
+            aws=aws, config=config, run=run, accounts=organization.accounts, audits=audits, lake_files=lake_files
+        )
         analysis = audit.analyse(config=config, run=run, stored=stored, policies=policies)
-        workbook = audit.publish(aws=aws, config=config, analysis=analysis)
+        workbook = audit.publish(aws=aws, config=config, analysis=analysis, lake_files=lake_files)
         summary = {**report_json(analysis.weekly), "workbook": str(workbook)}
         delivered = deliver(
             aws=aws, config=config, run=run, weekly=analysis.weekly, workbook=workbook, summary=summary
@@ -314,7 +317,7 @@ def pd_timestamp(moment: datetime):
 
 def lake_calls(reports: str) -> dict[str, float]:
     """S3, Glue and Athena calls of a weekly run whose definitions did not change (the second run)."""
-    from isoaudit.aws import lake
+    from isoaudit.aws import lake, lake_view
     from isoaudit.sql import views
 
     emulator = EmulatorProcess(serve_small_org)
@@ -333,11 +336,11 @@ def lake_calls(reports: str) -> dict[str, float]:
         counts = emulator.call("counts")
         # What publishing the views cost every run before their fingerprint: forget it, publish again.
         aws = audit.management_session(config)
-        key = f"{config.prefix}/{lake.DEFINITIONS_KEY}"
+        key = f"{config.prefix}/{lake_view.STATE_KEY}"
         aws.client("s3").delete_object(Bucket=config.bucket, Key=key)
         emulator.call("reset_counts")
         lake.publish_views(aws=aws, config=config, views=views())
-        republished = emulator.call("counts")["requests"] - 1  # the fingerprint's own read
+        republished = emulator.call("counts")["requests"] - 2  # the state's own read and write
         # The same run as a user starts it: `isoaudit run`, a process of its own, Prefect included.
         emulator.call("reset_counts")
         command = [

@@ -16,6 +16,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from isoaudit import audit
 from isoaudit.aws import preflight, run_lock
+from isoaudit.aws.lake_view import LakeView
 from isoaudit.aws.organizations import Account
 from isoaudit.aws.session import AwsSession
 from isoaudit.collect import AccountAudit, AuditRun, audit_account
@@ -28,8 +29,10 @@ from isoaudit.progress import current as current_progress
 
 # Tasks take live sessions and DataFrames: never cache or persist them (they may hold credentials).
 @task(cache_policy=NO_CACHE, persist_result=False)
-def discover_organization(aws: AwsSession, config: AuditConfig, run: AuditRun) -> audit.Organization:
-    return audit.discover(aws=aws, config=config, run=run)
+def discover_organization(
+    aws: AwsSession, config: AuditConfig, run: AuditRun, lake_files: LakeView
+) -> audit.Organization:
+    return audit.discover(aws=aws, config=config, run=run, lake_files=lake_files)
 
 
 @task(cache_policy=NO_CACHE, persist_result=False, task_run_name="collect-{account.account_id}")
@@ -54,9 +57,16 @@ def collect_account(
 
 @task(cache_policy=NO_CACHE, persist_result=False)
 def store_lake(
-    aws: AwsSession, config: AuditConfig, run: AuditRun, accounts: list[Account], audits: list[AccountAudit]
+    aws: AwsSession,
+    config: AuditConfig,
+    run: AuditRun,
+    accounts: list[Account],
+    audits: list[AccountAudit],
+    lake_files: LakeView,
 ) -> audit.StoredLake:
-    return audit.store(aws=aws, config=config, run=run, accounts=accounts, audits=audits)
+    return audit.store(
+        aws=aws, config=config, run=run, accounts=accounts, audits=audits, lake_files=lake_files
+    )
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
@@ -65,8 +75,10 @@ def read_guardrails(aws: AwsSession, accounts: list[Account]) -> pd.DataFrame | 
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
-def read_prices(aws: AwsSession, config: AuditConfig, run: AuditRun, stored: audit.StoredLake) -> PriceBook:
-    return audit.price(aws=aws, config=config, run=run, stored=stored)
+def read_prices(
+    aws: AwsSession, config: AuditConfig, run: AuditRun, stored: audit.StoredLake, lake_files: LakeView
+) -> PriceBook:
+    return audit.price(aws=aws, config=config, run=run, stored=stored, lake_files=lake_files)
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
@@ -90,8 +102,10 @@ def alert_new_violations(
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
-def publish_reports(aws: AwsSession, config: AuditConfig, analysis: audit.Analysis) -> Path:
-    return audit.publish(aws=aws, config=config, analysis=analysis)
+def publish_reports(
+    aws: AwsSession, config: AuditConfig, analysis: audit.Analysis, lake_files: LakeView
+) -> Path:
+    return audit.publish(aws=aws, config=config, analysis=analysis, lake_files=lake_files)
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
@@ -121,11 +135,14 @@ def weekly_audit(
     overrides: dict[str, Any] | None = None,
     resend: bool = False,
     run_id: str | None = None,
+    lake_files: LakeView | None = None,
 ) -> dict[str, Any]:
     """Audit every account of the Organization for `week` (default: the last complete ISO week); email the
     report to whoever has not received this week's yet (everyone again with `resend`).
 
     `run_id`: given by a caller that took the lake's run lock for it (the command line); None: a new one.
+    `lake_files`: the lake as that caller surveyed it under the lock (isoaudit.aws.preflight.survey_lake);
+    None: surveyed here.
     """
     logger = get_run_logger()
     config = load_config(Path(config_file) if config_file else None, **(overrides or {}))
@@ -135,16 +152,18 @@ def weekly_audit(
         preflight.check(aws=aws, config=config)
     # One run at a time writes the lake (the command line may hold the lock already for this run id).
     with run_lock.held(aws=aws, config=config, run_id=run.run_id):
-        organization = discover_organization(aws, config, run)
+        if lake_files is None:
+            lake_files = preflight.survey_lake(aws=aws, config=config)
+        organization = discover_organization(aws, config, run, lake_files)
         logger.info(
             "auditing %d accounts for %s (run %s)", len(organization.accounts), run.audit_week, run.run_id
         )
         audits = _collect_accounts(aws, config, run, organization)
         policies = read_guardrails.submit(aws, organization.accounts)
-        stored = store_lake(aws, config, run, organization.accounts, audits)
-        book = read_prices(aws, config, run, stored)
+        stored = store_lake(aws, config, run, organization.accounts, audits, lake_files)
+        book = read_prices(aws, config, run, stored, lake_files)
         analysis = analyse(config, run, stored, policies.result(), book)
-        workbook = publish_reports(aws, config, analysis)
+        workbook = publish_reports(aws, config, analysis, lake_files)
         delivery = deliver_reports(aws, config, run, analysis, workbook, resend)
         alert_new_violations(aws, config, run, analysis, delivery.workbook_uri)
         _publish_artifacts(analysis.weekly, workbook)

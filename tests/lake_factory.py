@@ -1,5 +1,5 @@
-"""A small lake written as the flow writes it (lake.write_table on the emulator, then lake.mirror), and the
-pandas report of the same data: what the SQL views must reproduce. Used by test_views.py and test_query.py.
+"""A small lake written as the flow writes it (lake.write_table on the emulator, then lake_mirror.mirror), and
+the pandas report of the same data: what the SQL views must reproduce. Used by test_views.py and test_query.py.
 
 Report week 2026-W46 (Nov 9-15, 2026), generated Nov 16 06:00 UTC. Three accounts in Organizations and a
 fourth (closed, no longer listed) that still has a job in the history; jobs in July, October and November
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from isoaudit.aws import lake
+from isoaudit.aws import lake, lake_mirror
 from isoaudit.aws.session import AwsSession
 from isoaudit.config import AuditConfig
 from isoaudit.metrics.attribution import job_facts
@@ -262,7 +262,7 @@ def build_lake(*, aws: AwsSession, config: AuditConfig, folder: Path) -> BuiltLa
         ("prices", price_list),
     ):
         lake.write_table(aws=aws, config=config, table=table, frame=frame)
-    lake.mirror(aws=aws, config=config, destination=folder)
+    lake_mirror.mirror(aws=aws, config=config, destination=folder)
     report = build_report(
         jobs=history,
         accounts=organization,

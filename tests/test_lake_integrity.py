@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from isoaudit import audit
-from isoaudit.aws import lake
+from isoaudit.aws import lake, lake_mirror, preflight
 from isoaudit.aws.lake import LAYOUTS
 from isoaudit.aws.session import AwsSession
 from isoaudit.cli import main
@@ -70,18 +70,29 @@ def config_for(emulator, organization, reports: Path) -> AuditConfig:
 
 
 def audit_run(
-    config: AuditConfig, *, at: datetime, aws: AwsSession | None = None, publish: bool = True
+    config: AuditConfig,
+    *,
+    at: datetime,
+    aws: AwsSession | None = None,
+    publish: bool = True,
+    surveyed: bool = True,
 ) -> None:
-    """One whole run without Prefect (the flow's steps), on its own session unless given one."""
+    """One whole run without Prefect (the flow's steps), on its own session unless given one.
+
+    `surveyed`: the lake is listed once, as under the run lock (preflight.survey_lake); else each read and
+    write lists the files it needs right before (the best a run without the lock can do)."""
     run = AuditRun(run_id=f"run-{at:%H%M%S}-{threading.get_ident()}", audit_week="2026-W47", started_at=at)
     aws = aws or audit.management_session(config)
-    organization = audit.discover(aws=aws, config=config, run=run)
+    files = preflight.survey_lake(aws=aws, config=config) if surveyed else None
+    organization = audit.discover(aws=aws, config=config, run=run, lake_files=files)
     audits = audit.collect_organization(aws=aws, config=config, run=run, organization=organization)
-    stored = audit.store(aws=aws, config=config, run=run, accounts=organization.accounts, audits=audits)
+    stored = audit.store(
+        aws=aws, config=config, run=run, accounts=organization.accounts, audits=audits, lake_files=files
+    )
     if publish:
-        book = audit.price(aws=aws, config=config, run=run, stored=stored)
+        book = audit.price(aws=aws, config=config, run=run, stored=stored, lake_files=files)
         analysis = audit.analyse(config=config, run=run, stored=stored, policies=None, book=book)
-        audit.publish(aws=aws, config=config, analysis=analysis)
+        audit.publish(aws=aws, config=config, analysis=analysis, lake_files=files)
 
 
 def assert_each_key_once(emulator, config: AuditConfig, expected_jobs: int) -> None:
@@ -129,7 +140,7 @@ def test_two_runs_writing_at_once_leave_each_key_once(emulator, organization, tm
         # Each its own local folder: two runs at once in one folder is what the run lock prevents.
         own = config.model_copy(update={"reports_dir": tmp_path / f"run-{at:%H}"})
         try:
-            audit_run(own, at=at, aws=aws)
+            audit_run(own, at=at, aws=aws, surveyed=False)
         except BaseException as exc:  # reported by the test below
             errors.append(exc)
 
@@ -142,7 +153,7 @@ def test_two_runs_writing_at_once_leave_each_key_once(emulator, organization, tm
     for thread in threads:
         thread.join(timeout=300)
     assert not errors, errors
-    lake.mirror(aws=sessions[0], config=config, destination=config.reports_dir / "lake")
+    lake_mirror.mirror(aws=sessions[0], config=config, destination=config.reports_dir / "lake")
     capsys.readouterr()
     assert_each_key_once(emulator, config, expected_jobs=80)
     out = capsys.readouterr().out

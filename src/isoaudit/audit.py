@@ -15,7 +15,8 @@ import pandas as pd
 
 from isoaudit import prices
 from isoaudit.alerts import new_violations_message
-from isoaudit.aws import ec2, lake, organizations, quotas, sns
+from isoaudit.aws import ec2, lake, lake_mirror, organizations, quotas, sns
+from isoaudit.aws.lake_view import LakeView
 from isoaudit.aws.organizations import Account
 from isoaudit.aws.quotas import Pacer
 from isoaudit.aws.session import AwsSession, default_session
@@ -75,23 +76,22 @@ def management_session(config: AuditConfig) -> AwsSession:
     return default_session(region=config.home_region, endpoint_url=config.endpoint_url, pacer=pacer)
 
 
-def discover(*, aws: AwsSession, config: AuditConfig, run: AuditRun) -> Organization:
+def discover(
+    *, aws: AwsSession, config: AuditConfig, run: AuditRun, lake_files: LakeView | None = None
+) -> Organization:
     """ACTIVE accounts to audit, the regions in scope for an account that cannot be read, and how to read
-    each account-region (incrementally from its last audit, or a full listing)."""
+    each account-region (incrementally from its last audit, or a full listing).
+
+    `lake_files`: the run's view of the lake (isoaudit.aws.preflight.survey_lake); the jobs and coverage
+    read here are kept there for `store`, which then reads nothing again."""
     # Independent reads (Organizations, the lake, EC2): side by side, not one after the other. Loading the
     # API models of the services read in every account (a second of CPU for SageMaker's) also happens now,
     # while the reads wait on the network.
     with ThreadPoolExecutor(max_workers=5) as pool:
         pool.submit(aws.load_models, "sagemaker", "ec2")
         listed = pool.submit(organizations.list_accounts, aws=aws)
-        coverage = pool.submit(lake.read_table, aws=aws, config=config, table="coverage")
-        stored = pool.submit(
-            lake.read_columns,
-            aws=aws,
-            config=config,
-            table="jobs",
-            columns=["account_id", "region", "job_arn"],
-        )
+        coverage = pool.submit(lake.read_table, aws=aws, config=config, table="coverage", lake=lake_files)
+        stored = pool.submit(lake.read_table, aws=aws, config=config, table="jobs", lake=lake_files)
         enabled = None if config.regions else pool.submit(ec2.enabled_regions, aws=aws)
         active = [
             account
@@ -106,6 +106,9 @@ def discover(*, aws: AwsSession, config: AuditConfig, run: AuditRun) -> Organiza
             full_listing_every_days=config.full_listing_every_days,
         )
         known = stored.result().groupby(["account_id", "region"])["job_arn"].agg(frozenset)
+    if lake_files is not None:
+        lake_files.keep("coverage", coverage.result())
+        lake_files.keep("jobs", stored.result())
     # A full listing then fetches only the jobs that the history lacks or that changed. An account-region
     # the history holds without its coverage is listed fully (only the others are a first listing).
     plans = {
@@ -156,23 +159,26 @@ def store(
     run: AuditRun,
     accounts: Sequence[Account],
     audits: Sequence[AccountAudit],
+    lake_files: LakeView | None = None,
 ) -> StoredLake:
-    """Fold this run into the lake. Idempotent: re-running a week replaces, never duplicates."""
-    history = lake.read_table(aws=aws, config=config, table="jobs")
+    """Fold this run into the lake. Idempotent: re-running a week replaces, never duplicates.
+    `lake_files`: the run's view of the lake (what `discover` read is taken from it)."""
+    history = lake.read_table(aws=aws, config=config, table="jobs", lake=lake_files)
     fresh = _concat([audit.jobs for audit in audits], empty_frame(JOBS))
     fully_listed = [pair for audit in audits for pair in audit.fully_listed_regions]
     listed = frozenset().union(*(audit.listed for audit in audits))
     jobs = merge_history(history=history, fresh=fresh, fully_listed=fully_listed, listed=listed)
     changed = changed_rows(before=history, after=jobs)
-    lake.write_table(aws=aws, config=config, table="jobs", frame=jobs, months=lake.creation_months(changed))
+    months = lake.creation_months(changed)
+    lake.write_table(aws=aws, config=config, table="jobs", frame=jobs, months=months, lake=lake_files)
 
     this_week = _concat([audit.coverage for audit in audits], empty_frame(COVERAGE))
-    earlier = lake.read_table(aws=aws, config=config, table="coverage")
+    earlier = lake.read_table(aws=aws, config=config, table="coverage", lake=lake_files)
     coverage = _concat([earlier[earlier["audit_week"] != run.audit_week], this_week], empty_frame(COVERAGE))
-    lake.write_table(aws=aws, config=config, table="coverage", frame=coverage)
+    lake.write_table(aws=aws, config=config, table="coverage", frame=coverage, lake=lake_files)
 
     account_table = accounts_frame(accounts)
-    lake.write_table(aws=aws, config=config, table="accounts", frame=account_table)
+    lake.write_table(aws=aws, config=config, table="accounts", frame=account_table, lake=lake_files)
     return StoredLake(jobs=jobs, coverage=coverage, accounts=account_table)
 
 
@@ -186,9 +192,16 @@ def preventive(*, aws: AwsSession, accounts: Sequence[Account]) -> pd.DataFrame 
         return None
 
 
-def price(*, aws: AwsSession, config: AuditConfig, run: AuditRun, stored: StoredLake) -> PriceBook:
+def price(
+    *,
+    aws: AwsSession,
+    config: AuditConfig,
+    run: AuditRun,
+    stored: StoredLake,
+    lake_files: LakeView | None = None,
+) -> PriceBook:
     """The prices the jobs need, read from the Price List API only where the lake's are missing or stale."""
-    return prices.refresh(aws=aws, config=config, jobs=stored.jobs, now=run.started_at)
+    return prices.refresh(aws=aws, config=config, jobs=stored.jobs, now=run.started_at, lake_files=lake_files)
 
 
 @dataclass(frozen=True)
@@ -249,18 +262,21 @@ def alert(
     )
 
 
-def publish(*, aws: AwsSession, config: AuditConfig, analysis: Analysis) -> Path:
+def publish(
+    *, aws: AwsSession, config: AuditConfig, analysis: Analysis, lake_files: LakeView | None = None
+) -> Path:
     """Store the KPI tables and the Athena views, write the workbook and a local copy of the lake; return
-    the workbook's path."""
-    lake.write_table(aws=aws, config=config, table="job_facts", frame=analysis.tables.facts)
-    lake.write_table(aws=aws, config=config, table="episodes", frame=analysis.tables.episodes)
-    lake.write_table(aws=aws, config=config, table="weekly_kpis", frame=analysis.tables.kpis)
+    the workbook's path. `lake_files`: the run's view of the lake (tables whose rows did not change are
+    not written again; the local copy downloads only the files that changed)."""
+    tables = {"job_facts": analysis.tables.facts, "episodes": analysis.tables.episodes}
+    for table, frame in {**tables, "weekly_kpis": analysis.tables.kpis}.items():
+        lake.write_table(aws=aws, config=config, table=table, frame=frame, lake=lake_files)
     billed = billed_views(cur_table=config.cur_table, net_unblended=config.cur_net_unblended)
-    lake.publish_views(aws=aws, config=config, views={**views(), **billed})
+    lake.publish_views(aws=aws, config=config, views={**views(), **billed}, lake=lake_files)
     config.reports_dir.mkdir(parents=True, exist_ok=True)
     weekly = analysis.weekly
     workbook = write_workbook(weekly, path=config.reports_dir / f"isoaudit-{weekly.week}.xlsx")
-    lake.mirror(aws=aws, config=config, destination=config.reports_dir / "lake")
+    lake_mirror.mirror(aws=aws, config=config, destination=config.reports_dir / "lake", lake=lake_files)
     return workbook
 
 

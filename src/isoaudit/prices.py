@@ -17,6 +17,7 @@ import pandas as pd
 from botocore.session import get_session
 
 from isoaudit.aws import lake, pricing
+from isoaudit.aws.lake_view import LakeView
 from isoaudit.aws.session import AwsSession
 from isoaudit.config import AuditConfig
 from isoaudit.errors import AUDIT_ERRORS, describe_failure
@@ -49,12 +50,19 @@ def needed(jobs: pd.DataFrame) -> set[tuple[str, str, str]]:
     }
 
 
-def refresh(*, aws: AwsSession, config: AuditConfig, jobs: pd.DataFrame, now: datetime) -> PriceBook:
+def refresh(
+    *,
+    aws: AwsSession,
+    config: AuditConfig,
+    jobs: pd.DataFrame,
+    now: datetime,
+    lake_files: LakeView | None = None,
+) -> PriceBook:
     """Read the missing and stale prices the jobs need, store them with the others, return them all.
 
     The small table is rewritten every run, like the other unpartitioned tables: a copy left by an
     interrupted write is then cleaned up by the next run."""
-    stored = lake.read_table(aws=aws, config=config, table="prices")
+    stored = lake.read_table(aws=aws, config=config, table="prices", lake=lake_files)
     fresh = stored[stored["fetched_at"] >= pd.Timestamp(now) - timedelta(days=config.price_max_age_days)]
     known = set(fresh[KEY].itertuples(index=False, name=None))
     wanted = sorted(needed(jobs) - known)
@@ -68,7 +76,7 @@ def refresh(*, aws: AwsSession, config: AuditConfig, jobs: pd.DataFrame, now: da
             read[column] = pd.to_datetime(read[column], utc=True)
         replaced = stored.merge(read[KEY], on=KEY, how="left", indicator=True)["_merge"] == "both"
         prices = conform(pd.concat([stored[~replaced.to_numpy()], conform(read, PRICES)]), PRICES)
-    lake.write_table(aws=aws, config=config, table="prices", frame=prices)
+    lake.write_table(aws=aws, config=config, table="prices", frame=prices, lake=lake_files)
     return PriceBook(prices=prices, calls=calls, failure=failure)
 
 

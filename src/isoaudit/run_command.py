@@ -109,6 +109,7 @@ def run_command(args: argparse.Namespace) -> int:
     # The lock is taken here, so that a second run fails in a second, before Prefect starts; the flow,
     # given this run id, finds the lock already its own.
     with run_lock.held(aws=aws, config=config, run_id=run.run_id):
+        lake_files = preflight.survey_lake(aws=aws, config=config)  # still before anything is written
         from isoaudit.prefect_server import start_tied_server
 
         start_tied_server()
@@ -121,6 +122,7 @@ def run_command(args: argparse.Namespace) -> int:
                 overrides=overrides,
                 resend=args.resend,
                 run_id=run.run_id,
+                lake_files=lake_files,
             )
     _print(result, as_json=args.json)
     return 0

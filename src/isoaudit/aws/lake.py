@@ -9,21 +9,30 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
+import re
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import awswrangler as wr
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 from awswrangler.typing import AthenaPartitionProjectionSettings
 from botocore.client import BaseClient
-from botocore.exceptions import ClientError
 
-from isoaudit.aws.lake_files import PARTITION_COLUMN, months_with_copies, objects_under, superseded
+from isoaudit.aws import lake_view
+from isoaudit.aws.lake_files import (
+    PARTITION_COLUMN,
+    LakeObject,
+    months_of,
+    months_with_copies,
+    objects_under,
+    superseded,
+)
+from isoaudit.aws.lake_view import LakeView
 from isoaudit.aws.session import AwsSession
 from isoaudit.aws.wrangler import endpoints
 from isoaudit.config import AuditConfig
@@ -104,35 +113,55 @@ def table_uri(config: AuditConfig, table: str) -> str:
     return _path(config, table)
 
 
-def read_table(*, aws: AwsSession, config: AuditConfig, table: str) -> pd.DataFrame:
-    """The whole table, conformed to its schema; empty when nothing was written yet."""
-    with endpoints(aws):
-        layout = LAYOUTS[table]
-        path = _path(config, table)
-        if not wr.s3.list_objects(path, suffix=".parquet", boto3_session=aws.boto3_session):
-            return empty_frame(layout.schema)
-        frame = wr.s3.read_parquet(path, dataset=True, boto3_session=aws.boto3_session)
-        # A column added by a later version of isoaudit (e.g. the compute fields) is empty in older files.
-        added = [name for name in layout.schema.names if name not in frame.columns]
-        frame = conform(frame.reindex(columns=[*frame.columns, *added]), layout.schema)
-        # A write interrupted before its clean-up leaves two versions of some rows: the newest is the truth.
-        if layout.newest:
-            frame = frame.sort_values(layout.newest, kind="stable")
-        return frame.drop_duplicates(list(layout.key), keep="last").reset_index(drop=True)
+def read_table(
+    *, aws: AwsSession, config: AuditConfig, table: str, lake: LakeView | None = None
+) -> pd.DataFrame:
+    """The whole table, conformed to its schema; empty when nothing was written yet.
+
+    With `lake` (the run's view), the files it lists are read, one GET each, and a frame this run already
+    read and kept there is handed over instead; without, the table's folder is listed first."""
+    if lake is not None and (kept := lake.take(table)) is not None:
+        return kept
+    layout = LAYOUTS[table]
+    files = lake.files(table) if lake is not None else objects_under(aws, _path(config, table))
+    uris = sorted(found.uri for found in files if found.uri.endswith(".parquet"))
+    if not uris:
+        return empty_frame(layout.schema)
+    frame = _read_files(aws, uris).to_pandas()
+    # A column added by a later version of isoaudit (e.g. the compute fields) is empty in older files.
+    added = [name for name in layout.schema.names if name not in frame.columns]
+    frame = conform(frame.reindex(columns=[*frame.columns, *added]), layout.schema)
+    # A write interrupted before its clean-up leaves two versions of some rows: the newest is the truth.
+    if layout.newest:
+        frame = frame.sort_values(layout.newest, kind="stable")
+    return frame.drop_duplicates(list(layout.key), keep="last").reset_index(drop=True)
 
 
-def read_columns(*, aws: AwsSession, config: AuditConfig, table: str, columns: Sequence[str]) -> pd.DataFrame:
-    """The distinct values of some columns of a table (which jobs it holds): a fraction of a full read."""
-    with endpoints(aws):
-        path = _path(config, table)
-        if not wr.s3.list_objects(path, suffix=".parquet", boto3_session=aws.boto3_session):
-            return pd.DataFrame({name: pd.Series(dtype=str) for name in columns})
-        frame = wr.s3.read_parquet(path, dataset=True, columns=list(columns), boto3_session=aws.boto3_session)
-        return frame[list(columns)].drop_duplicates().reset_index(drop=True)
+def _read_files(aws: AwsSession, uris: Sequence[str]) -> pa.Table:
+    """The Parquet files, one GET each, side by side, as one table (in the order given)."""
+    s3 = aws.client("s3", pool=READERS)
+
+    def read(uri: str) -> pa.Table:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        return pq.read_table(pa.BufferReader(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+
+    with ThreadPoolExecutor(max_workers=READERS) as pool:
+        tables = list(pool.map(read, uris))
+    # Files written before a column existed lack it: the column is null there.
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+READERS = 16
 
 
 def write_table(
-    *, aws: AwsSession, config: AuditConfig, table: str, frame: pd.DataFrame, months: set[str] | None = None
+    *,
+    aws: AwsSession,
+    config: AuditConfig,
+    table: str,
+    frame: pd.DataFrame,
+    months: set[str] | None = None,
+    lake: LakeView | None = None,
 ) -> None:
     """Replace the table with `frame`; with `months`, replace only those creation months.
 
@@ -140,6 +169,11 @@ def write_table(
     month found holding more than one file is rewritten too: it holds two versions of some rows.
     New files are written before the old ones are deleted, so a write that fails half-way loses nothing:
     it leaves at worst two versions of some rows, which `read_table` resolves and the next run cleans up.
+
+    With `lake` (the run's view) and a catalog whose definitions did not change since the last run, the
+    write costs nothing where the content is that of the file already there (each file's name carries a
+    digest of its rows), and no Glue call: Athena finds the months by partition projection. Otherwise the
+    table (and its partitions) is declared in Glue by the write, as awswrangler does.
     """
     with endpoints(aws):
         layout = LAYOUTS[table]
@@ -147,41 +181,134 @@ def write_table(
         if layout.newest:
             frame = frame.sort_values(layout.newest, kind="stable")
         frame = frame.drop_duplicates(list(layout.key), keep="last")  # each key once, whatever was passed
-        wr.catalog.create_database(config.database, exist_ok=True, boto3_session=aws.boto3_session)
-        glue = _glue_table(layout)
         path = _path(config, table)
+        current = lake.files(table) if lake is not None else objects_under(aws, path)
         if layout.partitioned_by_creation_month:
             frame = frame.assign(**{PARTITION_COLUMN: frame["creation_time"].dt.strftime(MONTH_FORMAT)})
-            if months is not None:
-                months = set(months) | months_with_copies(objects_under(aws, path))
-                frame = frame[frame[PARTITION_COLUMN].isin(months)]
-        if frame.empty:
+        parts = _parts(layout, frame, months=months, current=current)
+        catalog = lake is None or not catalog_current(lake, config)
+        if not catalog:
+            parts = [part for part in parts if not _unchanged(part, path=path, current=current)]
+        if not parts:
             return
-        written = wr.s3.to_parquet(
-            frame,
-            path=path,
-            dataset=True,
-            mode="append",
-            database=config.database,
-            table=table,
-            dtype={**glue.columns, **glue.partitions},
-            partition_cols=list(glue.partitions) or None,
-            athena_partition_projection_settings=glue.projection,
-            glue_table_settings={
+        if catalog:
+            wr.catalog.create_database(config.database, exist_ok=True, boto3_session=aws.boto3_session)
+        written = _write_parts(aws=aws, config=config, layout=layout, parts=parts, catalog=catalog)
+        listed = objects_under(aws, path)
+        scope = None
+        if layout.partitioned_by_creation_month:
+            # The months written, and those no row is in any more when the whole table was given.
+            gone = months_of(current) - set(frame[PARTITION_COLUMN]) if months is None else set()
+            scope = {part.month for part in parts if part.month} | gone
+        stale = superseded(listed, written=written, months=scope)
+        if stale:
+            wr.s3.delete_objects(stale, boto3_session=aws.boto3_session)
+        if lake is not None:
+            lake.replace(table, [found for found in listed if found.uri not in set(stale)], written=written)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """The rows of one file to write: a creation month's, or the whole table's."""
+
+    month: str | None
+    frame: pd.DataFrame
+    digest: str
+
+
+def _parts(
+    layout: TableLayout, frame: pd.DataFrame, *, months: set[str] | None, current: Sequence[LakeObject]
+) -> list[_Part]:
+    if not layout.partitioned_by_creation_month:
+        return [] if frame.empty else [_Part(None, frame, _digest(frame, layout))]
+    if months is not None:
+        frame = frame[frame[PARTITION_COLUMN].isin(set(months) | months_with_copies(current))]
+    return [
+        _Part(str(month), rows, _digest(rows.drop(columns=PARTITION_COLUMN), layout))
+        for month, rows in frame.groupby(PARTITION_COLUMN, sort=True)
+    ]
+
+
+def _digest(frame: pd.DataFrame, layout: TableLayout) -> str:
+    """Of the rows (in key order), their values and types: equal frames, equal digests."""
+    rows = frame.sort_values(list(layout.key), kind="stable")
+    content = hashlib.sha256(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes())
+    content.update(json.dumps([[name, str(dtype)] for name, dtype in rows.dtypes.items()]).encode())
+    return content.hexdigest()[:DIGEST_LENGTH]
+
+
+DIGEST_LENGTH = 16
+# `<time of the write>-<digest of the rows>-<awswrangler's unique part>.snappy.parquet`
+_WRITTEN = re.compile(rf"^\d{{8}}T\d{{12}}Z-([0-9a-f]{{{DIGEST_LENGTH}}})-")
+
+
+def _unchanged(part: _Part, *, path: str, current: Sequence[LakeObject]) -> bool:
+    """Whether the part's folder holds exactly one file, and that file holds the part's rows."""
+    folder = f"{path}{PARTITION_COLUMN}={part.month}" if part.month else path.rstrip("/")
+    there = [found for found in current if found.folder == folder]
+    if len(there) != 1:
+        return False
+    named = _WRITTEN.match(there[0].uri.rsplit("/", 1)[-1])
+    return named is not None and named.group(1) == part.digest
+
+
+def _write_parts(
+    *, aws: AwsSession, config: AuditConfig, layout: TableLayout, parts: Sequence[_Part], catalog: bool
+) -> list[str]:
+    """One file per part; the S3 URIs written. Through the catalog, one after the other (each may declare
+    the table); without, side by side."""
+    glue = _glue_table(layout)
+    declare: dict[str, Any] = {}
+    if catalog:
+        declare = {
+            "database": config.database,
+            "table": layout.name,
+            "athena_partition_projection_settings": glue.projection,
+            "glue_table_settings": {
                 "description": layout.description,
                 "columns_comments": glue.comments,
                 "parameters": glue.parameters,
             },
+        }
+
+    def write(part: _Part) -> list[str]:
+        return wr.s3.to_parquet(
+            part.frame,
+            path=_path(config, layout.name),
+            dataset=True,
+            mode="append",
+            dtype={**glue.columns, **glue.partitions},
+            partition_cols=list(glue.partitions) or None,
             compression="snappy",
             boto3_session=aws.boto3_session,
             s3_additional_kwargs=_encryption(config),
             # Names sort in the order of writes even within one second (S3's LastModified resolution).
-            filename_prefix=f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-",
+            filename_prefix=f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{part.digest}-",
+            **declare,
         )["paths"]
-        scope = months if layout.partitioned_by_creation_month else None
-        stale = superseded(objects_under(aws, path), written=written, months=scope)
-        if stale:
-            wr.s3.delete_objects(stale, boto3_session=aws.boto3_session)
+
+    if catalog or len(parts) == 1:
+        return [uri for part in parts for uri in write(part)]
+    with ThreadPoolExecutor(max_workers=min(len(parts), WRITERS)) as pool:
+        return [uri for paths in pool.map(write, parts) for uri in paths]
+
+
+WRITERS = 8
+
+
+def tables_fingerprint(config: AuditConfig) -> str:
+    """What the tables' Glue entries are made of: every table's schema and layout, and where they go."""
+    definitions = {
+        "tables": {name: str(schema) for name, schema in sorted(TABLES.items())},
+        "layouts": {name: repr(_glue_table(layout)) for name, layout in sorted(LAYOUTS.items())},
+        "where": [config.database, config.lake_uri],
+    }
+    return hashlib.sha256(json.dumps(definitions, sort_keys=True).encode()).hexdigest()
+
+
+def catalog_current(lake: LakeView, config: AuditConfig) -> bool:
+    """Whether Glue holds every table as this version declares it (as the last run left it)."""
+    return lake.tables == tables_fingerprint(config) and set(LAYOUTS) <= lake.glue_tables
 
 
 @dataclass(frozen=True)
@@ -227,58 +354,43 @@ def _encryption(config: AuditConfig) -> dict[str, str] | None:
     return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": config.kms_key_id}
 
 
-def mirror(*, aws: AwsSession, config: AuditConfig, destination: Path) -> list[Path]:
-    """Copy every Parquet file of the lake to `destination`, keeping the table/partition layout."""
-    with endpoints(aws):
-        if destination.exists():
-            shutil.rmtree(destination)
-        copied = []
-        prefix = f"{config.lake_uri}/"
-        for uri in wr.s3.list_objects(prefix, suffix=".parquet", boto3_session=aws.boto3_session):
-            local = destination / uri.removeprefix(prefix)
-            local.parent.mkdir(parents=True, exist_ok=True)
-            wr.s3.download(path=uri, local_file=str(local), boto3_session=aws.boto3_session)
-            copied.append(local)
-        return copied
-
-
-def publish_views(*, aws: AwsSession, config: AuditConfig, views: Mapping[str, str]) -> None:
+def publish_views(
+    *, aws: AwsSession, config: AuditConfig, views: Mapping[str, str], lake: LakeView | None = None
+) -> None:
     """Create or replace each view (name -> SELECT, e.g. isoaudit.sql.views()) in the configured database
     through Athena, and keep one named query per view in the workgroup, so that the questions are one
     click away in the Athena console. Safe to repeat: nothing is duplicated.
 
     Tables no run has written yet are declared (empty) first: Athena refuses a view over a missing table.
     Nothing is done when the views' SQL, the tables' schemas and where they go are those of the last
-    publication (a fingerprint kept beside the tables, `<prefix>/_definitions.sha256`): one S3 read instead
-    of 25 Athena and Glue calls every run.
+    publication (a fingerprint in the lake's state, `<prefix>/_lake_state.json`, which the run's view
+    `lake` has read already): no call instead of 25 Athena and Glue calls every run. Last, the lake's state
+    is left for the next run (isoaudit.aws.lake_view.save: one PUT, when it changed).
     """
     with endpoints(aws):
         for name in views:
             if not VIEW_NAME.match(name):
                 raise ValueError(f"{name!r} is not a view name (lowercase letters, digits and _)")
-        s3 = aws.client("s3")
-        key = f"{config.prefix.strip('/')}/{DEFINITIONS_KEY}"
         fingerprint = definitions_fingerprint(config=config, views=views)
-        if _stored_fingerprint(s3, bucket=config.bucket, key=key) == fingerprint:
-            return
-        _declare_missing_tables(aws=aws, config=config)
-        for name, sql in views.items():
-            # Static SQL from the package; the database and workgroup are validated identifiers, passed apart.
-            wr.athena.start_query_execution(
-                sql=f"CREATE OR REPLACE VIEW {name} AS\n{sql}",
-                database=config.database,
-                workgroup=config.athena_workgroup,
-                s3_output=config.athena_output,
-                wait=True,
-                boto3_session=aws.boto3_session,
-                **_athena_encryption(config),
-            )
-        _save_named_queries(athena=aws.client("athena"), config=config, views=views)
+        view = lake if lake is not None else lake_view.stored(aws=aws, config=config)
+        if view.definitions != fingerprint:
+            _declare_missing_tables(aws=aws, config=config)
+            for name, sql in views.items():
+                # Static SQL from the package; the database and workgroup are validated identifiers.
+                wr.athena.start_query_execution(
+                    sql=f"CREATE OR REPLACE VIEW {name} AS\n{sql}",
+                    database=config.database,
+                    workgroup=config.athena_workgroup,
+                    s3_output=config.athena_output,
+                    wait=True,
+                    boto3_session=aws.boto3_session,
+                    **_athena_encryption(config),
+                )
+            _save_named_queries(athena=aws.client("athena"), config=config, views=views)
         # Written last: a publication that failed half-way is done again by the next run.
-        s3.put_object(Bucket=config.bucket, Key=key, Body=fingerprint.encode(), **(_encryption(config) or {}))
-
-
-DEFINITIONS_KEY = "_definitions.sha256"
+        lake_view.save(
+            aws=aws, config=config, view=view, definitions=fingerprint, tables=tables_fingerprint(config)
+        )
 
 
 def definitions_fingerprint(*, config: AuditConfig, views: Mapping[str, str]) -> str:
@@ -291,15 +403,6 @@ def definitions_fingerprint(*, config: AuditConfig, views: Mapping[str, str]) ->
         "where": [config.database, config.athena_workgroup, config.athena_output, config.lake_uri],
     }
     return hashlib.sha256(json.dumps(definitions, sort_keys=True).encode()).hexdigest()
-
-
-def _stored_fingerprint(s3: BaseClient, *, bucket: str, key: str) -> str | None:
-    try:
-        return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
-            return None
-        raise
 
 
 def _declare_missing_tables(*, aws: AwsSession, config: AuditConfig) -> None:

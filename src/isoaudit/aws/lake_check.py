@@ -7,6 +7,7 @@ it, and `--repair` moves it to `<prefix>/_quarantine/` (outside every table, kep
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,7 +23,7 @@ QUARANTINE = "_quarantine"
 
 
 def not_parquet(*, aws: AwsSession, config: AuditConfig) -> list[str]:
-    """The s3:// URIs of the files in the tables' folders that are not Parquet (sorted)."""
+    """The s3:// URIs of the files in the tables' folders that are not Parquet (sorted): every file read."""
     s3 = aws.client("s3", pool=16)
     prefix = config.prefix.strip("/")
     keys = [
@@ -33,15 +34,19 @@ def not_parquet(*, aws: AwsSession, config: AuditConfig) -> list[str]:
         )
         for item in page.get("Contents", [])
     ]
+    return not_parquet_among(aws=aws, bucket=config.bucket, keys=keys)
+
+
+def not_parquet_among(*, aws: AwsSession, bucket: str, keys: Sequence[str]) -> list[str]:
+    """The s3:// URIs of those of `keys` that are not Parquet (sorted): two small reads a file."""
+    s3 = aws.client("s3", pool=16)
     with ThreadPoolExecutor(max_workers=16) as pool:
         bad = [
             key
-            for key, ok in zip(
-                keys, pool.map(lambda key: _is_parquet(s3, config.bucket, key), keys), strict=True
-            )
+            for key, ok in zip(keys, pool.map(lambda key: _is_parquet(s3, bucket, key), keys), strict=True)
             if not ok
         ]
-    return sorted(f"s3://{config.bucket}/{key}" for key in bad)
+    return sorted(f"s3://{bucket}/{key}" for key in bad)
 
 
 def _is_parquet(s3: Any, bucket: str, key: str) -> bool:

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from isoaudit.aws.session import AwsSession
 
@@ -14,9 +15,20 @@ PARTITION_COLUMN = "creation_month"
 
 
 @dataclass(frozen=True)
-class _Object:
+class LakeObject:
     uri: str
     last_modified: datetime
+    etag: str = ""
+    size: int = 0
+
+    @classmethod
+    def listed(cls, bucket: str, item: dict[str, Any]) -> LakeObject:
+        """From one entry of a ListObjectsV2 page."""
+        return cls(f"s3://{bucket}/{item['Key']}", item["LastModified"], item["ETag"], item["Size"])
+
+    @property
+    def key(self) -> str:
+        return self.uri.removeprefix("s3://").partition("/")[2]
 
     @property
     def folder(self) -> str:
@@ -29,23 +41,30 @@ class _Object:
         return self.last_modified, self.uri.rsplit("/", 1)[-1]
 
 
-def objects_under(aws: AwsSession, path: str) -> list[_Object]:
+def objects_under(aws: AwsSession, path: str) -> list[LakeObject]:
     bucket, _, prefix = path.removeprefix("s3://").partition("/")
     found = []
     for page in aws.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
-            found.append(_Object(f"s3://{bucket}/{item['Key']}", item["LastModified"]))
+            found.append(LakeObject.listed(bucket, item))
     return found
 
 
-def months_with_copies(objects: Sequence[_Object]) -> set[str]:
+def months_with_copies(objects: Sequence[LakeObject]) -> set[str]:
     """Months whose folder holds more than one file: a write is one file a month, so two are two versions
     (an interrupted write, or runs that wrote at the same time)."""
     months = Counter(_month_of(found.uri) for found in objects if found.uri.endswith(".parquet"))
     return {month for month, files in months.items() if month is not None and files > 1}
 
 
-def superseded(objects: Sequence[_Object], *, written: Iterable[str], months: set[str] | None) -> list[str]:
+def months_of(objects: Sequence[LakeObject]) -> set[str]:
+    """The months whose folders hold files."""
+    return {month for found in objects if (month := _month_of(found.uri)) is not None}
+
+
+def superseded(
+    objects: Sequence[LakeObject], *, written: Iterable[str], months: set[str] | None
+) -> list[str]:
     """The files this write replaces (of `months` only, when given): in each folder it wrote, every file
     but the latest; in another folder, the files written before its first one.
 
@@ -55,7 +74,7 @@ def superseded(objects: Sequence[_Object], *, written: Iterable[str], months: se
     """
     own = set(written)
     in_scope = [found for found in objects if months is None or _month_of(found.uri) in months]
-    latest: dict[str, _Object] = {}
+    latest: dict[str, LakeObject] = {}
     for found in in_scope:
         if found.folder not in latest or found.order > latest[found.folder].order:
             latest[found.folder] = found

@@ -1,6 +1,11 @@
 """Before a run writes anything: is the environment as it needs? Each problem is one BrokenEnvironment line
 naming the resource and what to do (the command exits 3), found in seconds instead of after the lake was
 half updated.
+
+Two steps: `check` before the run lock is taken (the reports folder, credentials, the Organization; the
+lock's own write then finds a missing bucket), and `survey_lake` under the lock, before the first write:
+the Glue tables, and the lake's files not known to be Parquet. It returns the run's view of the lake
+(isoaudit.aws.lake_view), which the run's reads and writes use instead of listing again.
 """
 
 from __future__ import annotations
@@ -10,7 +15,8 @@ from typing import TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
-from isoaudit.aws import lake, lake_check
+from isoaudit.aws import lake, lake_check, lake_view
+from isoaudit.aws.lake_view import LakeView
 from isoaudit.aws.session import AwsSession
 from isoaudit.config import AuditConfig
 from isoaudit.errors import AUDIT_ERRORS, BrokenEnvironment, describe_failure
@@ -20,7 +26,7 @@ POLICY_HINT = "give the identity infra/auditor-policy.yaml"
 
 
 def check(*, aws: AwsSession, config: AuditConfig) -> None:
-    """Reports folder, credentials, Organization, bucket, Glue tables, lake files: BrokenEnvironment."""
+    """Reports folder, credentials, Organization: BrokenEnvironment."""
     reports = config.reports_dir
     if reports.exists() and not reports.is_dir():
         raise BrokenEnvironment(f"reports_dir {reports} is a file, not a folder: set reports_dir (or --out)")
@@ -30,15 +36,25 @@ def check(*, aws: AwsSession, config: AuditConfig) -> None:
             "run where a role is attached (the management or delegated administrator account's)"
         )
     _organization(aws)
-    _bucket(aws, config)
-    _glue_tables(aws, config)
-    bad = _asking("S3", lambda: lake_check.not_parquet(aws=aws, config=config))
+
+
+def survey_lake(*, aws: AwsSession, config: AuditConfig) -> LakeView:
+    """Under the run lock: the lake's files and state, the Glue tables, and the files not known to be
+    Parquet (new since the last run, or replaced) read: BrokenEnvironment; else the run's view of the lake.
+    An unchanged lake costs one listing, one read of the state and one Glue call."""
+    view = _asking("S3", lambda: lake_view.survey(aws=aws, config=config))
+    view.glue_tables = _glue_tables(aws, config)
+    unchecked = view.unchecked()
+    keys = [found.key for found in unchecked]
+    bad = _asking("S3", lambda: lake_check.not_parquet_among(aws=aws, bucket=config.bucket, keys=keys))
     if bad:
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
         raise BrokenEnvironment(
             f"lake file {bad[0]}{more} is not Parquet, and every read of its table would fail: run "
             "`isoaudit lake check --repair` (same --config/--bucket) to move it aside"
         )
+    view.known_parquet(unchecked)
+    return view
 
 
 def _organization(aws: AwsSession) -> None:
@@ -55,40 +71,34 @@ def _organization(aws: AwsSession) -> None:
         )
 
 
-def _bucket(aws: AwsSession, config: AuditConfig) -> None:
-    code = _error_code(lambda: aws.client("s3").head_bucket(Bucket=config.bucket))
-    if code in {"404", "NoSuchBucket", "NotFound"}:
-        raise BrokenEnvironment(
-            f"bucket {config.bucket} does not exist: create it (aws s3 mb s3://{config.bucket}) or set "
-            "`bucket`"
-        )
-    if code:
-        raise BrokenEnvironment(f"bucket {config.bucket} cannot be read ({code}): {POLICY_HINT}")
-
-
-def _glue_tables(aws: AwsSession, config: AuditConfig) -> None:
-    """A table registered by another lake (e.g. before `bucket` changed) would get this lake's partitions
-    while Athena reads the other's files."""
+def _glue_tables(aws: AwsSession, config: AuditConfig) -> frozenset[str]:
+    """The tables of the database (one GetTables call a hundred tables). A table registered by another lake
+    (e.g. before `bucket` changed) would get this lake's files while Athena reads the other's."""
     glue = aws.client("glue")
-    for table in lake.LAYOUTS:
-        try:
-            found = glue.get_table(DatabaseName=config.database, Name=table)["Table"]
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "EntityNotFoundException":
-                continue
-            raise BrokenEnvironment(
-                f"Glue table {config.database}.{table}: {describe_failure(exc)}"
-            ) from None
-        except BotoCoreError as exc:
-            raise BrokenEnvironment(describe_failure(exc, context="cannot reach Glue")) from None
-        location = found.get("StorageDescriptor", {}).get("Location", "").rstrip("/")
-        expected = lake.table_uri(config, table).rstrip("/")
+    try:
+        found = [
+            table
+            for page in glue.get_paginator("get_tables").paginate(DatabaseName=config.database)
+            for table in page["TableList"]
+        ]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "EntityNotFoundException":  # no database yet
+            return frozenset()
+        raise BrokenEnvironment(f"Glue database {config.database}: {describe_failure(exc)}") from None
+    except BotoCoreError as exc:
+        raise BrokenEnvironment(describe_failure(exc, context="cannot reach Glue")) from None
+    for table in found:
+        if table["Name"] not in lake.LAYOUTS:
+            continue  # the views, and tables of others
+        location = table.get("StorageDescriptor", {}).get("Location", "").rstrip("/")
+        expected = lake.table_uri(config, table["Name"]).rstrip("/")
         if location and location != expected:
             raise BrokenEnvironment(
-                f"Glue table {config.database}.{table} is registered at {location}, not {expected}: set "
-                f"`database` to another Glue database, or drop the table (aws glue delete-table "
-                f"--database-name {config.database} --name {table}) for isoaudit to register it again"
+                f"Glue table {config.database}.{table['Name']} is registered at {location}, not {expected}: "
+                f"set `database` to another Glue database, or drop the table (aws glue delete-table "
+                f"--database-name {config.database} --name {table['Name']}) for isoaudit to register it again"
             )
+    return frozenset(table["Name"] for table in found)
 
 
 def _error_code(call: Callable[[], object]) -> str:

@@ -4,8 +4,10 @@ Two runs at once (a manual run during the Monday schedule) would each rewrite th
 read before the other wrote. The lock is one small JSON object beside the tables, created with
 `If-None-Match: *` (S3 refuses it when the object exists), holding the run id, host, process, start and
 expiry. A lock past its expiry (its run was killed) is taken over with `If-Match` on its ETag, so that of
-two runs taking it over at once only one succeeds. The run that holds it deletes it when it ends.
-moto 5.2 honours both conditions on PutObject as S3 does (tests/test_lake_integrity.py).
+two runs taking it over at once only one succeeds. The run that holds it deletes it when it ends, with
+`If-Match` on the ETag of its own write (S3's conditional delete): a lock taken over meanwhile is left to
+its new holder, in one call. moto 5.2 honours these conditions as S3 does (tests/test_lake_integrity.py).
+The lock's write is the run's first in the bucket: a missing or unwritable bucket is reported there.
 """
 
 from __future__ import annotations
@@ -70,11 +72,12 @@ def held(*, aws: AwsSession, config: AuditConfig, run_id: str, now: datetime | N
         yield
     finally:
         if owned:
-            release(aws=aws, config=config, run_id=run_id)
+            release(aws=aws, config=config, run_id=run_id, etag=owned)
 
 
-def acquire(*, aws: AwsSession, config: AuditConfig, run_id: str, now: datetime | None = None) -> bool:
-    """Take the lock for `run_id`: True when taken now, False when `run_id` already held it."""
+def acquire(*, aws: AwsSession, config: AuditConfig, run_id: str, now: datetime | None = None) -> str | None:
+    """Take the lock for `run_id`: the ETag of the lock written when taken now, None when `run_id` already
+    held it."""
     now = now or datetime.now(UTC)
     s3 = aws.client("s3")
     mine = Holder(
@@ -86,40 +89,55 @@ def acquire(*, aws: AwsSession, config: AuditConfig, run_id: str, now: datetime 
     )
     body = json.dumps(asdict(mine)).encode()
     request: dict[str, Any] = {"Bucket": config.bucket, "Key": lock_key(config), "Body": body}
-    if _put(s3, {**request, "IfNoneMatch": "*"}):
-        return True
+    if taken := _put(s3, {**request, "IfNoneMatch": "*"}):
+        return taken
     current, etag = _read(s3, config)
     if current is None:  # released meanwhile
-        if _put(s3, {**request, "IfNoneMatch": "*"}):
-            return True
+        if taken := _put(s3, {**request, "IfNoneMatch": "*"}):
+            return taken
         current, etag = _read(s3, config)
     if current is not None and current.run_id == run_id:
-        return False
+        return None
     if current is not None and current.expiry > now:
         raise LakeLocked(_locked_message(config, current))
-    if etag is not None and _put(s3, {**request, "IfMatch": etag}):
-        return True
+    if etag is not None and (taken := _put(s3, {**request, "IfMatch": etag})):
+        return taken
     current, _ = _read(s3, config)  # another run took the expired lock over first
     raise LakeLocked(_locked_message(config, current))
 
 
-def release(*, aws: AwsSession, config: AuditConfig, run_id: str) -> None:
-    """Delete the lock if `run_id` holds it (a lock taken over after expiry is the new holder's)."""
+def release(*, aws: AwsSession, config: AuditConfig, run_id: str, etag: str | None = None) -> None:
+    """Delete the lock if `run_id` holds it (a lock taken over after expiry is the new holder's). With the
+    `etag` of the lock `run_id` wrote: one conditional delete, which leaves a lock written since."""
     s3 = aws.client("s3")
+    if etag is not None:
+        try:
+            s3.delete_object(Bucket=config.bucket, Key=lock_key(config), IfMatch=etag)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in {*_CONFLICTS, "NoSuchKey", "404"}:
+                raise
+        return
     current, _ = _read(s3, config)
     if current is not None and current.run_id == run_id:
         s3.delete_object(Bucket=config.bucket, Key=lock_key(config))
 
 
-def _put(s3: Any, request: dict[str, Any]) -> bool:
-    """Whether the conditional write succeeded (False: the condition did not hold)."""
+def _put(s3: Any, request: dict[str, Any]) -> str | None:
+    """The ETag written when the conditional write succeeded (None: the condition did not hold)."""
+    bucket = request["Bucket"]
     try:
-        s3.put_object(**request, ContentType="application/json")
+        return str(s3.put_object(**request, ContentType="application/json")["ETag"])
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in _CONFLICTS:
-            return False
-        raise
-    return True
+        code = exc.response.get("Error", {}).get("Code")
+        if code in _CONFLICTS:
+            return None
+        if code in {"NoSuchBucket", "404"}:
+            raise BrokenEnvironment(
+                f"bucket {bucket} does not exist: create it (aws s3 mb s3://{bucket}) or set `bucket`"
+            ) from None
+        raise BrokenEnvironment(
+            f"bucket {bucket} cannot be written ({code}): give the identity infra/auditor-policy.yaml"
+        ) from None
 
 
 def _read(s3: Any, config: AuditConfig) -> tuple[Holder | None, str | None]:
