@@ -1,5 +1,6 @@
-"""A small lake written as the flow writes it (lake.write_table on the emulator, then lake_mirror.mirror), and
-the pandas report of the same data: what the SQL views must reproduce. Used by test_views.py and test_query.py.
+"""A small lake written as the flow writes it (lake.write_table on the emulator, then lake_mirror.mirror),
+and the pandas report of the same data: what the SQL views must reproduce. Used by test_views.py and
+test_query.py.
 
 Report week 2026-W46 (Nov 9-15, 2026), generated Nov 16 06:00 UTC. Three accounts in Organizations and a
 fourth (closed, no longer listed) that still has a job in the history; jobs in July, October and November
