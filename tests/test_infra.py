@@ -26,7 +26,7 @@ from cfnlint.api import lint, lint_file
 from cfnlint.decode import cfn_yaml
 
 from isoaudit import delivery, doctor, prices
-from isoaudit.aws import ec2, lake, lake_check, organizations, preflight, run_lock, sns
+from isoaudit.aws import ec2, lake, lake_check, lake_mirror, organizations, preflight, run_lock, sns
 from isoaudit.aws.session import AwsSession
 from isoaudit.aws.sts import assume_role, role_arn
 from isoaudit.collect import AuditRun, audit_account
@@ -364,21 +364,28 @@ def recorded_calls(emulator, tmp_path_factory) -> RecordedCalls:
     read_preventive_coverage(aws=auditor, accounts=accounts)
     ec2.enabled_regions(aws=auditor)
     preflight.check(aws=auditor, config=config)
-    run_lock.acquire(aws=auditor, config=config, run_id="infra")
-    for _ in range(2):  # the second write replaces what the first wrote
-        lake.read_table(aws=auditor, config=config, table="jobs")
+    lock = run_lock.acquire(aws=auditor, config=config, run_id="infra")
+    for surveyed in (False, True):  # the second write replaces what the first wrote, as a run does
+        files = preflight.survey_lake(aws=auditor, config=config) if surveyed else None
+        lake.read_table(aws=auditor, config=config, table="jobs", lake=files)
         lake.write_table(
             aws=auditor,
             config=config,
             table="jobs",
             frame=audited.jobs,
             months=lake.creation_months(audited.jobs),
+            lake=files,
         )
-        lake.write_table(aws=auditor, config=config, table="coverage", frame=audited.coverage)
+        lake.write_table(aws=auditor, config=config, table="coverage", frame=audited.coverage, lake=files)
+        lake.publish_views(aws=auditor, config=config, views={}, lake=files)  # the lake's state
+        copy = tmp_path_factory.mktemp("lake")
+        lake_mirror.mirror(aws=auditor, config=config, destination=copy, lake=files)
     # The jobs' list prices: pricing:GetProducts, and the prices table in the lake.
     book = prices.refresh(aws=auditor, config=config, jobs=audited.jobs, now=run.started_at)
     assert book.calls and not book.failure
-    run_lock.release(aws=auditor, config=config, run_id="infra")
+    run_lock.release(aws=auditor, config=config, run_id="infra", etag=lock)  # a conditional delete
+    run_lock.acquire(aws=auditor, config=config, run_id="infra-2")
+    run_lock.release(aws=auditor, config=config, run_id="infra-2")  # read, then deleted
     # `isoaudit lake check --repair` with the auditor's policy: a file that is not Parquet, moved aside.
     setup.client("s3").put_object(Bucket=spec.bucket, Key="isoaudit/jobs/broken.parquet", Body=b"not parquet")
     lake_check.move_aside(aws=auditor, config=config, uris=lake_check.not_parquet(aws=auditor, config=config))
