@@ -4,6 +4,7 @@ deliver (page, S3 archive, emails), alert."""
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -141,8 +142,8 @@ def weekly_audit(
     report to whoever has not received this week's yet (everyone again with `resend`).
 
     `run_id`: given by a caller that took the lake's run lock for it (the command line); None: a new one.
-    `lake_files`: the lake as that caller surveyed it under the lock (isoaudit.aws.preflight.survey_lake);
-    None: surveyed here.
+    `lake_files`: the lake as that caller surveyed it under the lock it holds for `run_id`
+    (isoaudit.aws.preflight.survey_lake); None: the lock is taken and the lake surveyed here.
     """
     logger = get_run_logger()
     config = load_config(Path(config_file) if config_file else None, **(overrides or {}))
@@ -150,8 +151,10 @@ def weekly_audit(
     aws = audit.management_session(config)
     if run_id is None:  # not started by the command line, which checked already
         preflight.check(aws=aws, config=config)
-    # One run at a time writes the lake (the command line may hold the lock already for this run id).
-    with run_lock.held(aws=aws, config=config, run_id=run.run_id):
+    # One run at a time writes the lake. A caller that surveyed the lake holds the lock for this run already
+    # (the command line); one that gave only the run id may, which the lock finds out itself.
+    held = run_lock.held(aws=aws, config=config, run_id=run.run_id) if lake_files is None else nullcontext()
+    with held:
         if lake_files is None:
             lake_files = preflight.survey_lake(aws=aws, config=config)
         organization = discover_organization(aws, config, run, lake_files)

@@ -106,8 +106,8 @@ def run_command(args: argparse.Namespace) -> int:
     aws = audit.management_session(config)
     preflight.check(aws=aws, config=config)  # before anything is written
     run = audit.start_run(week=args.week)
-    # The lock is taken here, so that a second run fails in a second, before Prefect starts; the flow,
-    # given this run id, finds the lock already its own.
+    # The lock is taken here, so that a second run fails in a second, before Prefect starts, and so is the
+    # lake's survey (a file that is not Parquet is found here too); the flow, given both, runs under it.
     with run_lock.held(aws=aws, config=config, run_id=run.run_id):
         lake_files = preflight.survey_lake(aws=aws, config=config)  # still before anything is written
         from isoaudit.prefect_server import start_tied_server
