@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,18 +18,19 @@ from typing import Any
 import awswrangler as wr
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 from awswrangler.typing import AthenaPartitionProjectionSettings
 from botocore.client import BaseClient
 
 from isoaudit.aws import lake_view
 from isoaudit.aws.lake_files import (
     PARTITION_COLUMN,
-    LakeObject,
+    Part,
     months_of,
-    months_with_copies,
     objects_under,
+    parts_of,
+    read_files,
     superseded,
+    unchanged,
 )
 from isoaudit.aws.lake_view import LakeView
 from isoaudit.aws.session import AwsSession
@@ -127,7 +127,7 @@ def read_table(
     uris = sorted(found.uri for found in files if found.uri.endswith(".parquet"))
     if not uris:
         return empty_frame(layout.schema)
-    frame = _read_files(aws, uris).to_pandas()
+    frame = read_files(aws, uris).to_pandas()
     # A column added by a later version of isoaudit (e.g. the compute fields) is empty in older files.
     added = [name for name in layout.schema.names if name not in frame.columns]
     frame = conform(frame.reindex(columns=[*frame.columns, *added]), layout.schema)
@@ -135,23 +135,6 @@ def read_table(
     if layout.newest:
         frame = frame.sort_values(layout.newest, kind="stable")
     return frame.drop_duplicates(list(layout.key), keep="last").reset_index(drop=True)
-
-
-def _read_files(aws: AwsSession, uris: Sequence[str]) -> pa.Table:
-    """The Parquet files, one GET each, side by side, as one table (in the order given)."""
-    s3 = aws.client("s3", pool=READERS)
-
-    def read(uri: str) -> pa.Table:
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
-        return pq.read_table(pa.BufferReader(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
-
-    with ThreadPoolExecutor(max_workers=READERS) as pool:
-        tables = list(pool.map(read, uris))
-    # Files written before a column existed lack it: the column is null there.
-    return pa.concat_tables(tables, promote_options="permissive")
-
-
-READERS = 16
 
 
 def write_table(
@@ -183,23 +166,22 @@ def write_table(
         frame = frame.drop_duplicates(list(layout.key), keep="last")  # each key once, whatever was passed
         path = _path(config, table)
         current = lake.files(table) if lake is not None else objects_under(aws, path)
-        if layout.partitioned_by_creation_month:
+        partitioned = layout.partitioned_by_creation_month
+        if partitioned:
             frame = frame.assign(**{PARTITION_COLUMN: frame["creation_time"].dt.strftime(MONTH_FORMAT)})
-        parts = _parts(layout, frame, months=months, current=current)
+        parts = parts_of(frame, key=layout.key, partitioned=partitioned, months=months, current=current)
         catalog = lake is None or not catalog_current(lake, config)
         if not catalog:
-            parts = [part for part in parts if not _unchanged(part, path=path, current=current)]
+            parts = [part for part in parts if not unchanged(part, path=path, current=current)]
         if not parts:
             return
         if catalog:
             wr.catalog.create_database(config.database, exist_ok=True, boto3_session=aws.boto3_session)
         written = _write_parts(aws=aws, config=config, layout=layout, parts=parts, catalog=catalog)
         listed = objects_under(aws, path)
-        scope = None
-        if layout.partitioned_by_creation_month:
-            # The months written, and those no row is in any more when the whole table was given.
-            gone = months_of(current) - set(frame[PARTITION_COLUMN]) if months is None else set()
-            scope = {part.month for part in parts if part.month} | gone
+        # The months written, and those no row is in any more when the whole table was given.
+        gone = months_of(current) - set(frame[PARTITION_COLUMN]) if partitioned and months is None else set()
+        scope = {part.month for part in parts if part.month} | gone if partitioned else None
         stale = superseded(listed, written=written, months=scope)
         if stale:
             wr.s3.delete_objects(stale, boto3_session=aws.boto3_session)
@@ -207,71 +189,22 @@ def write_table(
             lake.replace(table, [found for found in listed if found.uri not in set(stale)], written=written)
 
 
-@dataclass(frozen=True)
-class _Part:
-    """The rows of one file to write: a creation month's, or the whole table's."""
-
-    month: str | None
-    frame: pd.DataFrame
-    digest: str
-
-
-def _parts(
-    layout: TableLayout, frame: pd.DataFrame, *, months: set[str] | None, current: Sequence[LakeObject]
-) -> list[_Part]:
-    if not layout.partitioned_by_creation_month:
-        return [] if frame.empty else [_Part(None, frame, _digest(frame, layout))]
-    if months is not None:
-        frame = frame[frame[PARTITION_COLUMN].isin(set(months) | months_with_copies(current))]
-    return [
-        _Part(str(month), rows, _digest(rows.drop(columns=PARTITION_COLUMN), layout))
-        for month, rows in frame.groupby(PARTITION_COLUMN, sort=True)
-    ]
-
-
-def _digest(frame: pd.DataFrame, layout: TableLayout) -> str:
-    """Of the rows (in key order), their values and types: equal frames, equal digests."""
-    rows = frame.sort_values(list(layout.key), kind="stable")
-    content = hashlib.sha256(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes())
-    content.update(json.dumps([[name, str(dtype)] for name, dtype in rows.dtypes.items()]).encode())
-    return content.hexdigest()[:DIGEST_LENGTH]
-
-
-DIGEST_LENGTH = 16
-# `<time of the write>-<digest of the rows>-<awswrangler's unique part>.snappy.parquet`
-_WRITTEN = re.compile(rf"^\d{{8}}T\d{{12}}Z-([0-9a-f]{{{DIGEST_LENGTH}}})-")
-
-
-def _unchanged(part: _Part, *, path: str, current: Sequence[LakeObject]) -> bool:
-    """Whether the part's folder holds exactly one file, and that file holds the part's rows."""
-    folder = f"{path}{PARTITION_COLUMN}={part.month}" if part.month else path.rstrip("/")
-    there = [found for found in current if found.folder == folder]
-    if len(there) != 1:
-        return False
-    named = _WRITTEN.match(there[0].uri.rsplit("/", 1)[-1])
-    return named is not None and named.group(1) == part.digest
-
-
 def _write_parts(
-    *, aws: AwsSession, config: AuditConfig, layout: TableLayout, parts: Sequence[_Part], catalog: bool
+    *, aws: AwsSession, config: AuditConfig, layout: TableLayout, parts: Sequence[Part], catalog: bool
 ) -> list[str]:
     """One file per part; the S3 URIs written. Through the catalog, one after the other (each may declare
     the table); without, side by side."""
     glue = _glue_table(layout)
-    declare: dict[str, Any] = {}
-    if catalog:
-        declare = {
-            "database": config.database,
-            "table": layout.name,
-            "athena_partition_projection_settings": glue.projection,
-            "glue_table_settings": {
-                "description": layout.description,
-                "columns_comments": glue.comments,
-                "parameters": glue.parameters,
-            },
-        }
+    settings = {"description": layout.description, "columns_comments": glue.comments}
+    settings["parameters"] = glue.parameters
+    declare: dict[str, Any] = {
+        "database": config.database,
+        "table": layout.name,
+        "athena_partition_projection_settings": glue.projection,
+        "glue_table_settings": settings,
+    }
 
-    def write(part: _Part) -> list[str]:
+    def write(part: Part) -> list[str]:
         return wr.s3.to_parquet(
             part.frame,
             path=_path(config, layout.name),
@@ -284,7 +217,7 @@ def _write_parts(
             s3_additional_kwargs=_encryption(config),
             # Names sort in the order of writes even within one second (S3's LastModified resolution).
             filename_prefix=f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{part.digest}-",
-            **declare,
+            **(declare if catalog else {}),
         )["paths"]
 
     if catalog or len(parts) == 1:

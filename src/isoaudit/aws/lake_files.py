@@ -1,13 +1,22 @@
-"""The Parquet files of the lake's folders, as S3 lists them: which are versions of the same month, and
-which a write supersedes (isoaudit.aws.lake deletes those)."""
+"""The Parquet files of the lake's folders, as S3 lists them: which are versions of the same month, which a
+write supersedes (isoaudit.aws.lake deletes those), which already hold the rows a write would put there
+(a file's name carries a digest of its rows), and how they are read (one GET each)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from isoaudit.aws.session import AwsSession
 
@@ -89,6 +98,76 @@ def superseded(
         if (found.folder in wrote and found is not latest[found.folder])
         or (found.folder not in wrote and found.order < first)
     ]
+
+
+@dataclass(frozen=True)
+class Part:
+    """The rows of one file to write: a creation month's, or the whole table's."""
+
+    month: str | None
+    frame: pd.DataFrame
+    digest: str
+
+
+def parts_of(
+    frame: pd.DataFrame,
+    *,
+    key: Sequence[str],
+    partitioned: bool,
+    months: set[str] | None,
+    current: Sequence[LakeObject],
+) -> list[Part]:
+    """The files a write of `frame` makes: one, or one per month (of `months` and of the months holding
+    copies, when given; `frame` then has the partition column)."""
+    if not partitioned:
+        return [] if frame.empty else [Part(None, frame, _digest(frame, key))]
+    if months is not None:
+        frame = frame[frame[PARTITION_COLUMN].isin(set(months) | months_with_copies(current))]
+    return [
+        Part(str(month), rows, _digest(rows.drop(columns=PARTITION_COLUMN), key))
+        for month, rows in frame.groupby(PARTITION_COLUMN, sort=True)
+    ]
+
+
+def _digest(frame: pd.DataFrame, key: Sequence[str]) -> str:
+    """Of the rows (in key order), their values and types: equal frames, equal digests."""
+    rows = frame.sort_values(list(key), kind="stable")
+    content = hashlib.sha256(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes())
+    content.update(json.dumps([[name, str(dtype)] for name, dtype in rows.dtypes.items()]).encode())
+    return content.hexdigest()[:DIGEST_LENGTH]
+
+
+DIGEST_LENGTH = 16
+# `<time of the write>-<digest of the rows>-<awswrangler's unique part>.snappy.parquet`
+_WRITTEN = re.compile(rf"^\d{{8}}T\d{{12}}Z-([0-9a-f]{{{DIGEST_LENGTH}}})-")
+
+
+def unchanged(part: Part, *, path: str, current: Sequence[LakeObject]) -> bool:
+    """Whether the part's folder (under the table's `path`) holds exactly one file, and that file holds the
+    part's rows."""
+    folder = f"{path}{PARTITION_COLUMN}={part.month}" if part.month else path.rstrip("/")
+    there = [found for found in current if found.folder == folder]
+    if len(there) != 1:
+        return False
+    named = _WRITTEN.match(there[0].uri.rsplit("/", 1)[-1])
+    return named is not None and named.group(1) == part.digest
+
+
+def read_files(aws: AwsSession, uris: Sequence[str]) -> pa.Table:
+    """The Parquet files, one GET each, side by side, as one table (in the order given)."""
+    s3 = aws.client("s3", pool=READERS)
+
+    def read(uri: str) -> pa.Table:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        return pq.read_table(pa.BufferReader(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+
+    with ThreadPoolExecutor(max_workers=READERS) as pool:
+        tables = list(pool.map(read, uris))
+    # Files written before a column existed lack it: the column is null there.
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+READERS = 16
 
 
 def _month_of(uri: str) -> str | None:
