@@ -306,8 +306,10 @@ def publish_views(
                 raise ValueError(f"{name!r} is not a view name (lowercase letters, digits and _)")
         fingerprint = definitions_fingerprint(config=config, views=views)
         view = lake if lake is not None else lake_view.stored(aws=aws, config=config)
-        if view.definitions != fingerprint:
+        # A table dropped from Glue since (the preflight found it missing) is declared again, empty or not.
+        if view.definitions != fingerprint or (lake is not None and not set(LAYOUTS) <= lake.glue_tables):
             _declare_missing_tables(aws=aws, config=config)
+        if view.definitions != fingerprint:
             for name, sql in views.items():
                 # Static SQL from the package; the database and workgroup are validated identifiers.
                 wr.athena.start_query_execution(
