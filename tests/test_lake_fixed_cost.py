@@ -25,6 +25,7 @@ from isoaudit.cli import main
 from isoaudit.config import AuditConfig
 from isoaudit.emulator import build_organization
 from isoaudit.schema import conform
+from isoaudit.sql import billed_views, views
 from tests.test_lake_integrity import EXIT_ENVIRONMENT, NOW, audit_run, config_for, spec
 
 LAKE_SERVICES = ("s3", "glue", "athena")
@@ -174,22 +175,27 @@ def test_a_table_is_read_by_get_as_awswrangler_reads_the_dataset(emulator, organ
 def test_a_glue_table_dropped_since_the_last_run_is_declared_again(emulator, organization, tmp_path) -> None:
     config = config_for(emulator, organization, tmp_path / "reports")
     locked_run(config, at=NOW)
-    glue = audit.management_session(config).client("glue")
-    files = table_files(config)
-    never_written = [table for table in LAYOUTS if not any(key.split("/")[1] == table for key in files)]
-    assert never_written  # a table the run had no row for (declared empty, for the views)
-    dropped = ["job_facts", never_written[0]]  # one the next run rewrites, one it does not write
-    for name in dropped:
-        glue.delete_table(DatabaseName=config.database, Name=name)
+    aws = audit.management_session(config)
+    glue = aws.client("glue")
+    glue.delete_table(DatabaseName=config.database, Name="job_facts")
 
-    locked_run(config, at=NOW + timedelta(hours=3))
+    locked_run(config, at=NOW + timedelta(hours=3))  # the run's write declares it again
 
-    for name in dropped:
-        table = glue.get_table(DatabaseName=config.database, Name=name)["Table"]
-        location = table["StorageDescriptor"]["Location"].rstrip("/")
-        assert location == lake.table_uri(config, name).rstrip("/")
-    parameters = glue.get_table(DatabaseName=config.database, Name="job_facts")["Table"]["Parameters"]
-    assert parameters["projection.enabled"] == "true"
+    table = glue.get_table(DatabaseName=config.database, Name="job_facts")["Table"]
+    location = table["StorageDescriptor"]["Location"].rstrip("/")
+    assert location == lake.table_uri(config, "job_facts").rstrip("/")
+    assert table["Parameters"]["projection.enabled"] == "true"
+
+    # A table the run writes nothing to (its rows did not change, or it has none) is declared by the
+    # publication, which otherwise has nothing to do.
+    glue.delete_table(DatabaseName=config.database, Name="accounts")
+    files = preflight.survey_lake(aws=aws, config=config)
+    emulator.faults.reset_counts()
+    billed = billed_views(cur_table=config.cur_table, net_unblended=config.cur_net_unblended)
+    lake.publish_views(aws=aws, config=config, views={**views(), **billed}, lake=files)
+    assert glue.get_table(DatabaseName=config.database, Name="accounts")["Table"]["Name"] == "accounts"
+    # The views are as they were: not created again.
+    assert not any(service == "athena" for service, _ in emulator.faults.requests)
 
 
 def test_releasing_a_lock_taken_over_since_leaves_it_to_its_new_holder(
