@@ -24,7 +24,6 @@ import math
 import multiprocessing
 import os
 import resource
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -247,8 +246,6 @@ def large_region() -> dict[str, float]:
 
 
 SMALL_REGIONS = ("us-east-1", "eu-west-1")
-# c7n-org's wall time on this organization, as issue 14 measured it on this machine (not re-measured here).
-C7N_ORG_SECONDS = 5.0
 LAKE_SERVICES = ("s3", "glue", "athena")
 
 
@@ -341,26 +338,6 @@ def lake_calls(reports: str) -> dict[str, float]:
         emulator.call("reset_counts")
         lake.publish_views(aws=aws, config=config, views=views())
         republished = emulator.call("counts")["requests"] - 2  # the state's own read and write
-        # The same run as a user starts it: `isoaudit run`, a process of its own, Prefect included.
-        emulator.call("reset_counts")
-        command = [
-            str(Path(sys.executable).with_name("isoaudit")), "run", "--bucket", built.bucket,
-            "--endpoint-url", emulator.url, "--role-name", built.spec.audit_role_name,
-            "--regions", ",".join(SMALL_REGIONS), "--out", reports, "--json",
-        ]  # fmt: skip
-        started = time.time()
-        finished = subprocess.run(command, capture_output=True, text=True, check=False)
-        cli_wall = time.time() - started
-        first_call = emulator.call("first_request_at") - started
-        assert finished.returncode == 0, finished.stderr[-2000:]
-        emulator.call("reset_counts")
-        c7n_wall = c7n_org_wall(emulator.url, built, Path(reports))
-        reached = emulator.call("counts")["requests"]
-        if c7n_wall is not None and not reached:
-            # c7n's sessions do not honour AWS_ENDPOINT_URL: it read nothing of this organization, and its
-            # time is not a comparison.
-            print(f"  c7n-org ran in {c7n_wall:.1f} s but sent no request to the emulator: not comparable")
-            c7n_wall = None
     finally:
         emulator.stop()
     lake = {key: count for key, count in counts["by_operation"].items() if key[0] in LAKE_SERVICES}
@@ -371,75 +348,9 @@ def lake_calls(reports: str) -> dict[str, float]:
     for (service, operation), count in sorted(lake.items(), key=lambda item: -item[1]):
         print(f"      {service}:{operation:<28} {count}")
     print(f"  views published again  {republished} calls (every run paid them before the fingerprint)")
-    print(
-        f"  isoaudit run (CLI)     {cli_wall:.1f} s end to end, first AWS call {first_call:.1f} s after the "
-        "process started"
-    )
-    if c7n_wall is None:
-        c7n_wall = C7N_ORG_SECONDS
-        print(
-            f"  c7n-org                could not be installed: taken as {C7N_ORG_SECONDS:.0f} s (issue 14's figure)"
-        )
-    else:
-        print(f"  c7n-org run            {c7n_wall:.1f} s end to end (same organization, same emulator)")
-    print(f"  isoaudit / c7n-org     {cli_wall / c7n_wall:.2f}")
     return {
         "lake_calls_unchanged": total,
-        "small_org_wall_over_c7n": round(cli_wall / c7n_wall, 2),
-        "cli_seconds_to_first_call": round(first_call, 1),
     }
-
-
-C7N_VENV = Path(__file__).resolve().parent / ".data" / "c7n-venv"
-C7N_POLICY = """policies:
-  - name: sagemaker-training-jobs-without-isolation
-    resource: aws.sagemaker-job
-    filters:
-      - or:
-          - EnableNetworkIsolation: absent
-          - EnableNetworkIsolation: false
-"""
-
-
-def c7n_org_wall(endpoint_url: str, built, folder: Path) -> float | None:
-    """c7n-org (Cloud Custodian across accounts, installed by the bench in a throwaway venv) running a
-    policy over the same organization's training jobs; its wall time, or None when it cannot be installed."""
-    c7n_org = C7N_VENV / "bin" / "c7n-org"
-    if not c7n_org.exists():
-        created = subprocess.run([sys.executable, "-m", "venv", str(C7N_VENV)], check=False)
-        pip = [str(C7N_VENV / "bin" / "pip"), "install", "--quiet", "c7n-org"]
-        if created.returncode or subprocess.run(pip, check=False, capture_output=True).returncode:
-            return None
-    accounts = [built.management_account_id, *built.account_ids.values()]
-    lines = ["accounts:"]
-    for account in accounts:
-        role = f"arn:aws:iam::{account}:role/{built.spec.audit_role_name}"
-        regions = ", ".join(SMALL_REGIONS)
-        lines += [
-            f'  - account_id: "{account}"',
-            f"    name: a{account}",
-            f"    role: {role}",
-            f"    regions: [{regions}]",
-        ]
-    (folder / "accounts.yml").write_text("\n".join(lines) + "\n")
-    (folder / "policy.yml").write_text(C7N_POLICY)
-    environment = {**os.environ, "AWS_ENDPOINT_URL": endpoint_url, "AWS_DEFAULT_REGION": "us-east-1"}
-    command = [str(c7n_org), "run", "-c", str(folder / "accounts.yml"), "-u", str(folder / "policy.yml")]
-    started = time.time()
-    finished = subprocess.run(
-        [*command, "-s", str(folder / "c7n-out")],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wall = time.time() - started
-    if finished.returncode != 0:
-        print(finished.stderr[-3000:])
-        return None
-    found = sum(len(json.loads(path.read_text())) for path in (folder / "c7n-out").rglob("resources.json"))
-    print(f"  c7n-org found          {found} training jobs without isolation")
-    return wall
 
 
 # The 17 regions every account has enabled (those launched before March 2019 cannot be disabled).
@@ -555,14 +466,19 @@ def many_accounts(accounts: int, concurrencies: tuple[int, ...]) -> list[dict[st
 
 
 def main() -> None:
-    """Every part by default; SCALE_PARTS=lake,many,large picks some (for development)."""
+    """Every part by default; SCALE_PARTS=lake,c7n,many,large picks some (for development)."""
     import tempfile
 
-    parts = os.environ.get("SCALE_PARTS", "lake,many,large").split(",")
+    parts = os.environ.get("SCALE_PARTS", "lake,c7n,many,large").split(",")
     figures: dict[str, float] = {}
     if "lake" in parts:
         with tempfile.TemporaryDirectory() as reports:
             figures |= lake_calls(reports)
+    if "c7n" in parts:
+        from versus_c7n import versus_c7n
+
+        with tempfile.TemporaryDirectory() as reports:
+            figures |= versus_c7n(Path(reports))
     if "many" in parts:
         print(
             f"\nmany accounts, 17 regions, re-run with nothing new, latency {MANY_LATENCY_SECONDS * 1000:.0f} ms"

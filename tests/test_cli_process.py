@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import boto3
 import pytest
 
 from isoaudit.emulator import AccountSpec, JobSpec, OrganizationSpec, build_organization
@@ -54,13 +55,15 @@ def command_line(pid: int) -> str:
         return ""
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
-def test_a_run_killed_with_sigkill_leaves_no_prefect_server_behind(emulator, tmp_path) -> None:
+def audit_run(
+    emulator, tmp_path: Path, *, bucket: str, **environment: str
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of a real `isoaudit run` on a one-account organization."""
     emulator.reset()
     spec = OrganizationSpec(
         accounts=(AccountSpec("alpha", "alpha", "/Workloads/Production"),),
         jobs=(JobSpec("alpha", "us-east-1", "alpha-job", datetime.now(UTC) - timedelta(days=3), False),),
-        bucket="isoaudit-kill-lake",
+        bucket=bucket,
         regions=("us-east-1",),
     )
     organization = build_organization(endpoint_url=emulator.url, spec=spec)
@@ -73,21 +76,19 @@ def test_a_run_killed_with_sigkill_leaves_no_prefect_server_behind(emulator, tmp
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
+    command = [
+        str(Path(sys.executable).with_name("isoaudit")), "run", "--bucket", organization.bucket,
+        "--endpoint-url", emulator.url, "--role-name", spec.audit_role_name, "--regions", "us-east-1",
+        "--out", str(tmp_path / "reports"),
+    ]  # fmt: skip
+    return command, env | environment
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_run_killed_with_sigkill_leaves_no_prefect_server_behind(emulator, tmp_path) -> None:
+    command, env = audit_run(emulator, tmp_path, bucket="isoaudit-kill-lake")
     run = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("isoaudit")),
-            "run",
-            "--bucket",
-            organization.bucket,
-            "--endpoint-url",
-            emulator.url,
-            "--role-name",
-            spec.audit_role_name,
-            "--regions",
-            "us-east-1",
-            "--out",
-            str(tmp_path / "reports"),
-        ],
+        command,
         cwd=PROJECT_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -110,3 +111,24 @@ def test_a_run_killed_with_sigkill_leaves_no_prefect_server_behind(emulator, tmp
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(run.pid, signal.SIGKILL)  # whatever is left of the run's process group
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the CLI starts Prefect's server on Linux")
+def test_a_prefect_server_that_cannot_start_is_one_line_and_exit_3_with_nothing_written(
+    emulator, tmp_path
+) -> None:
+    unreachable = "sqlite+aiosqlite:////nonexistent-folder/prefect.db"
+    command, env = audit_run(
+        emulator, tmp_path, bucket="isoaudit-no-prefect-lake", PREFECT_API_DATABASE_CONNECTION_URL=unreachable
+    )
+    finished = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 3, finished.stderr[-3000:]
+    lines = [line for line in finished.stderr.splitlines() if line.startswith("isoaudit:")]
+    assert len(lines) == 1 and "Traceback" not in finished.stderr, finished.stderr[-3000:]
+    assert "Prefect's temporary API server exited" in lines[0]
+    assert "unable to open database file" in lines[0] and "PREFECT_API_URL" in lines[0]
+    # The lock taken before the flow was given back, and the flow wrote nothing.
+    s3 = boto3.client("s3", endpoint_url=emulator.url, region_name="us-east-1")
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket="isoaudit-no-prefect-lake").get("Contents", [])]
+    assert keys == []
+    assert not (tmp_path / "reports").exists() or not any((tmp_path / "reports").iterdir())

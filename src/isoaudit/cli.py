@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from isoaudit.config import AuditConfig, ConfigError, load_config
 from isoaudit.doctor_command import add_doctor_command, doctor_command
@@ -228,5 +230,19 @@ def _configure_logging(*, verbose: bool) -> None:
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def command_line() -> NoReturn:
+    """The `isoaudit` executable: `main`, then an exit without the interpreter's teardown.
+
+    Freeing a run's objects one by one (pandas, Arrow, Prefect, botocore) took 0.7-1.2 s after the last line
+    was printed. By then every file, lock and server of the run is closed by its context manager; the logs
+    and the output are flushed here. An unexpected exception still ends the usual way, with its traceback.
+    """
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    command_line()

@@ -1,53 +1,174 @@
-"""Prefect's temporary API server, started by `isoaudit run` as a child that dies with it.
+"""Prefect's API for one `isoaudit run`: a temporary server started first, tied to this process's life.
 
-Without PREFECT_API_URL, Prefect starts a temporary server (a uvicorn subprocess) for the run and stops
-it when the run exits normally; a run killed with SIGKILL left it running forever. Here it is started
-before the flow, the same way Prefect does (Prefect then reuses this instance: it is a per-process
-singleton), except that the child asks Linux to kill it when its parent dies (PR_SET_PDEATHSIG).
-Elsewhere than on Linux, Prefect's own behaviour is kept.
+Without PREFECT_API_URL, Prefect starts a temporary server (a uvicorn subprocess) when the flow starts, and
+the flow waits for it: 3-9 s here, most of a small organization's run, spent after every import and AWS
+check. The CLI starts the same server (Prefect's own command and environment) the moment its input is
+valid, so that the server's start overlaps the imports, the preflight checks and the run lock, then points
+the flow at it. The child also asks Linux to kill it when this process dies (PR_SET_PDEATHSIG): Prefect's
+own temporary server outlived a run killed with SIGKILL.
+
+When a Prefect API is configured (environment or profile), or elsewhere than on Linux, nothing is started
+and Prefect's own behaviour is kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
-import functools
+import importlib.util
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
-from collections.abc import Callable
-from typing import Any
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+from isoaudit.errors import BrokenEnvironment
 
 _PR_SET_PDEATHSIG = 1
+# What Prefect's SubprocessASGIServer sets for its temporary server: no UI, no background services.
+_SERVER_ENVIRONMENT = {
+    "PREFECT_UI_ENABLED": "0",
+    "PREFECT__SERVER_EPHEMERAL": "1",
+    "PREFECT__SERVER_FINAL": "1",
+}
+_STARTUP_FAILURE = 3  # uvicorn's exit code when its port is taken or its app fails to start
 
 
-def start_tied_server() -> None:
-    """Start Prefect's temporary server now, as a child killed when this process dies; nothing to do when
-    a Prefect API is configured (PREFECT_API_URL) or on another system than Linux."""
-    from prefect.server.api import server
-    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+class TemporaryServer:
+    """Prefect's temporary API server, started at once; `serving()` waits for it and points Prefect at it."""
 
-    if (
-        PREFECT_API_URL.value()
-        or not PREFECT_SERVER_EPHEMERAL_ENABLED
-        or not sys.platform.startswith("linux")
-    ):
-        return
+    def __init__(self, errors: IO[bytes]) -> None:
+        self._errors = errors  # the server's stderr, for the one line of a failure
+        self._process, self.port = self._launch()
 
-    class _TiedServer(server.SubprocessASGIServer):
-        def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
-            # Prefect builds the command; only the child's set-up before exec is added. The CLI calls this
-            # from its main thread before any work starts, so no other process is spawned meanwhile.
-            original = server.subprocess.Popen
-            server.subprocess.Popen = functools.partial(  # type: ignore[misc]
-                original, preexec_fn=_die_with(os.getpid())
-            )
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        from prefect.settings import (
+            PREFECT_API_URL,
+            PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+            temporary_settings,
+        )
+
+        if PREFECT_API_URL.value():  # a profile names a Prefect API: Prefect uses it, this one is not needed
+            self.stop()
+            yield
+            return
+        self._wait_ready(timeout=PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
+        with temporary_settings(updates={PREFECT_API_URL: self.api_url}):
             try:
-                return super()._run_uvicorn_command()
+                yield
             finally:
-                server.subprocess.Popen = original  # type: ignore[misc]
+                _send_pending()
 
-    _TiedServer().start()
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+    def _launch(self) -> tuple[subprocess.Popen[bytes], int]:
+        port = _free_port()
+        command = [
+            sys.executable, "-m", "uvicorn", "--app-dir", _site_packages(), "--factory",
+            "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
+            "--log-level", "error", "--lifespan", "on",
+        ]  # fmt: skip
+        # The command is Prefect's own (SubprocessASGIServer), with this interpreter: no outside input.
+        process = subprocess.Popen(  # noqa: S603
+            command,
+            env={**os.environ, **_SERVER_ENVIRONMENT},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._errors,
+            preexec_fn=_die_with(os.getpid()),
+        )
+        return process, port
+
+    def _wait_ready(self, *, timeout: float) -> None:
+        import httpx  # Prefect's own client library, loaded with Prefect by now
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() == _STARTUP_FAILURE and "address already in use" in self._output():
+                self._process, self.port = self._launch()  # the port was taken after it was chosen
+            elif self._process.poll() is not None:
+                break
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise BrokenEnvironment(self._failure(timeout))
+
+    def _output(self) -> str:
+        self._errors.seek(0)
+        return self._errors.read().decode(errors="replace")
+
+    def _failure(self, timeout: float) -> str:
+        code = self._process.poll()
+        lines = self._output().strip().splitlines()
+        # The exception's own line ("sqlite3.OperationalError: unable to open database file") says most.
+        errors = [line for line in lines if re.match(r"^[\w.]+(Error|Exception): ", line)]
+        why = f"exited with code {code}" if code is not None else f"not ready after {timeout:g} s"
+        detail = f" ({(errors or lines)[-1][:200]})" if lines else ""
+        return (
+            f"Prefect's temporary API server {why}{detail}: fix that, or set PREFECT_API_URL to a running "
+            "Prefect server"
+        )
+
+
+def _send_pending() -> None:
+    """Send the run's last logs and events to the server before it stops (Prefect sends them in the
+    background, and would otherwise try at exit, when the server is gone)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=5, at_exit=False)
+    EventsWorker.drain_all(timeout=5, at_exit=False)
+
+
+@contextlib.contextmanager
+def started_early() -> Iterator[TemporaryServer | None]:
+    """Prefect's temporary server, launched now and stopped on leaving; None when Prefect is told to use an
+    API (PREFECT_API_URL in the environment) or elsewhere than on Linux."""
+    if os.environ.get("PREFECT_API_URL") or not sys.platform.startswith("linux"):
+        yield None
+        return
+    with tempfile.TemporaryFile() as errors:
+        server = TemporaryServer(errors)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+def serving(server: TemporaryServer | None) -> contextlib.AbstractContextManager[None]:
+    return server.serving() if server is not None else contextlib.nullcontext()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _site_packages() -> str:
+    """The folder Prefect is installed in, found without importing Prefect (a second of this run's start)."""
+    spec = importlib.util.find_spec("prefect")
+    assert spec is not None and spec.submodule_search_locations, "prefect is a dependency of isoaudit"
+    return str(Path(next(iter(spec.submodule_search_locations))).parent)
 
 
 def _die_with(parent: int) -> Callable[[], None]:

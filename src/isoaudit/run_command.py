@@ -17,7 +17,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from isoaudit import progress
+from isoaudit import prefect_server, progress
 from isoaudit.config import ConfigError, load_config
 from isoaudit.job_kinds import run_kinds
 
@@ -97,33 +97,33 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from isoaudit import audit
-    from isoaudit.aws import preflight, run_lock
-
     overrides = _overrides(args)
     _valid_week(args.week)
     config = load_config(args.config, **overrides)  # validate before Prefect or AWS is touched
-    aws = audit.management_session(config)
-    preflight.check(aws=aws, config=config)  # before anything is written
-    run = audit.start_run(week=args.week)
-    # The lock is taken here, so that a second run fails in a second, before Prefect starts, and so is the
-    # lake's survey (a file that is not Parquet is found here too); the flow, given both, runs under it.
-    with run_lock.held(aws=aws, config=config, run_id=run.run_id):
-        lake_files = preflight.survey_lake(aws=aws, config=config)  # still before anything is written
-        from isoaudit.prefect_server import start_tied_server
+    # Prefect's server starts now: its seconds of start-up overlap the imports, the checks and the lock.
+    with prefect_server.started_early() as server:
+        from isoaudit import audit
+        from isoaudit.aws import preflight, run_lock
 
-        start_tied_server()
-        weekly_audit = weekly_flow()
-
-        with progress.reporting(progress.for_terminal(as_json=args.json, interactive=sys.stdout.isatty())):
-            result = weekly_audit(
-                config_file=str(args.config) if args.config else None,
-                week=run.audit_week,
-                overrides=overrides,
-                resend=args.resend,
-                run_id=run.run_id,
-                lake_files=lake_files,
-            )
+        aws = audit.management_session(config)
+        preflight.check(aws=aws, config=config)  # before anything is written
+        run = audit.start_run(week=args.week)
+        # The lock is taken here, so that a second run fails in a second, before the flow starts, and so is
+        # the lake's survey (a file that is not Parquet is found here too); the flow, given both, runs under
+        # the lock.
+        with run_lock.held(aws=aws, config=config, run_id=run.run_id):
+            lake_files = preflight.survey_lake(aws=aws, config=config)  # still before anything is written
+            weekly_audit = weekly_flow()
+            reporter = progress.for_terminal(as_json=args.json, interactive=sys.stdout.isatty())
+            with prefect_server.serving(server), progress.reporting(reporter):
+                result = weekly_audit(
+                    config_file=str(args.config) if args.config else None,
+                    week=run.audit_week,
+                    overrides=overrides,
+                    resend=args.resend,
+                    run_id=run.run_id,
+                    lake_files=lake_files,
+                )
     _print(result, as_json=args.json)
     return 0
 
@@ -139,49 +139,55 @@ def _valid_week(week: str | None) -> None:
 
 
 def demo_command(args: argparse.Namespace) -> int:
-    from isoaudit.emulator.demo import demo_spec
-    from isoaudit.emulator.mail import demo_email, verify_sender
-    from isoaudit.emulator.organization import build_organization
-    from isoaudit.emulator.server import start_emulator
-
     _valid_week(args.week)
     # The emulator accepts any credentials; these are not secrets, and only this process sees them.
     for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
         os.environ[name] = value
     os.environ.pop("AWS_SESSION_TOKEN", None)
     os.environ.pop("AWS_PROFILE", None)
-    log = logging.getLogger("isoaudit.demo")
-    with start_emulator(seed=args.seed) as emulator:
-        spec = demo_spec(seed=args.seed, weeks=args.weeks)
-        log.info("building the demo organization: %d accounts, %d jobs", len(spec.accounts), len(spec.jobs))
-        built = build_organization(endpoint_url=emulator.url, spec=spec)
-        # FinOps and every team lead receive the report through the emulator's SES.
-        email = demo_email(spec)
-        verify_sender(endpoint_url=emulator.url, sender=email["sender"])
-        overrides = {
-            "bucket": built.bucket,
-            "endpoint_url": emulator.url,
-            "role_name": spec.audit_role_name,
-            "reports_dir": str(args.out or Path("reports")),
-            "email": email,
-        }
-        load_config(args.config, **overrides)
-        from isoaudit.prefect_server import start_tied_server
+    with prefect_server.started_early() as server:
+        from isoaudit.emulator.server import start_emulator
 
-        start_tied_server()  # dies with this process, even after kill -9
-        weekly_audit = weekly_flow()
-
-        log.info("running the weekly audit against the emulator at %s", emulator.url)
-        reporter = progress.for_terminal(as_json=args.json, interactive=sys.stdout.isatty())
-        with progress.reporting(reporter):
-            result = weekly_audit(
-                config_file=str(args.config) if args.config else None,
-                week=args.week,
-                overrides=overrides,
-                resend=args.resend,
+        with start_emulator(seed=args.seed) as emulator:
+            overrides = _demo_organization(args, endpoint_url=emulator.url)
+            weekly_audit = weekly_flow()
+            logging.getLogger("isoaudit.demo").info(
+                "running the weekly audit against the emulator at %s", emulator.url
             )
+            reporter = progress.for_terminal(as_json=args.json, interactive=sys.stdout.isatty())
+            with prefect_server.serving(server), progress.reporting(reporter):
+                result = weekly_audit(
+                    config_file=str(args.config) if args.config else None,
+                    week=args.week,
+                    overrides=overrides,
+                    resend=args.resend,
+                )
     _print(result, as_json=args.json)
     return 0
+
+
+def _demo_organization(args: argparse.Namespace, *, endpoint_url: str) -> dict[str, Any]:
+    """Build the demo's Organization in the emulator; the run's configuration overrides that reach it."""
+    from isoaudit.emulator.demo import demo_spec
+    from isoaudit.emulator.mail import demo_email, verify_sender
+    from isoaudit.emulator.organization import build_organization
+
+    spec = demo_spec(seed=args.seed, weeks=args.weeks)
+    log = logging.getLogger("isoaudit.demo")
+    log.info("building the demo organization: %d accounts, %d jobs", len(spec.accounts), len(spec.jobs))
+    built = build_organization(endpoint_url=endpoint_url, spec=spec)
+    # FinOps and every team lead receive the report through the emulator's SES.
+    email = demo_email(spec)
+    verify_sender(endpoint_url=endpoint_url, sender=email["sender"])
+    overrides = {
+        "bucket": built.bucket,
+        "endpoint_url": endpoint_url,
+        "role_name": spec.audit_role_name,
+        "reports_dir": str(args.out or Path("reports")),
+        "email": email,
+    }
+    load_config(args.config, **overrides)
+    return overrides
 
 
 def _print(result: dict[str, Any], *, as_json: bool) -> None:
