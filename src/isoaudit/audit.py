@@ -26,6 +26,7 @@ from isoaudit.collect import (
     audit_account,
     largest_first,
     plan_regions,
+    running_launchers,
 )
 from isoaudit.config import AuditConfig
 from isoaudit.errors import AUDIT_ERRORS, describe_failure
@@ -90,7 +91,7 @@ def discover(*, aws: AwsSession, config: AuditConfig, run: AuditRun) -> Organiza
             aws=aws,
             config=config,
             table="jobs",
-            columns=["account_id", "region", "job_arn"],
+            columns=["account_id", "region", "job_arn", "job_kind", "status"],
         )
         enabled = None if config.regions else pool.submit(ec2.enabled_regions, aws=aws)
         active = [
@@ -106,10 +107,13 @@ def discover(*, aws: AwsSession, config: AuditConfig, run: AuditRun) -> Organiza
             full_listing_every_days=config.full_listing_every_days,
         )
         known = stored.result().groupby(["account_id", "region"])["job_arn"].agg(frozenset)
+        running = running_launchers(stored.result())
     # A full listing then fetches only the jobs that the history lacks or that changed. An account-region
     # the history holds without its coverage is listed fully (only the others are a first listing).
     plans = {
-        key: replace(plan, known=known.get(key, frozenset())) if plan.full else plan
+        key: replace(plan, known=known.get(key, frozenset()))
+        if plan.full
+        else replace(plan, launchers_running=key in running)
         for key, plan in plans.items()
     }
     plans |= {key: RegionPlan(known=arns) for key, arns in known.items() if key not in plans}

@@ -21,7 +21,7 @@ from isoaudit.aws.session import AwsSession
 from isoaudit.config import AuditConfig
 from isoaudit.coverage_rows import CoverageRecorder
 from isoaudit.errors import AUDIT_ERRORS, describe_failure
-from isoaudit.job_kinds import JobKind
+from isoaudit.job_kinds import JobKind, launcher_kinds
 from isoaudit.reading import SEARCH_INDEX_LAG, RegionRead, read_region, searched_kinds
 from isoaudit.records import RowKeeper, job_rows, usable_records
 from isoaudit.schema import JOBS, conform, empty_frame
@@ -54,6 +54,9 @@ class RegionPlan:
     # Never audited and absent from the history: Search's records are the listing, and List reads only
     # what Search's index may not hold yet (see `_read_region`).
     first: bool = False
+    # The history holds a launcher (tuning job) of this account-region still running: an incremental read
+    # then searches the launchers even if none of their children changed (see `isoaudit.reading`).
+    launchers_running: bool = False
 
     @property
     def listing(self) -> str:
@@ -83,6 +86,17 @@ def plan_regions(
         full = full_at is None or now - full_at.to_pydatetime() >= full_age - SCHEDULE_SLACK
         plans[key] = RegionPlan(full=full, since=audited_at.to_pydatetime() - SEARCH_INDEX_LAG)
     return plans
+
+
+# A launcher in one of these states may still change without a child changing.
+UNFINISHED_STATUSES = ("InProgress", "Stopping")
+
+
+def running_launchers(stored: pd.DataFrame) -> set[tuple[str, str]]:
+    """The (account, region) pairs whose history (columns account_id, region, job_kind, status) holds a
+    launcher still running: see `RegionPlan.launchers_running`."""
+    running = stored[stored["job_kind"].isin(launcher_kinds()) & stored["status"].isin(UNFINISHED_STATUSES)]
+    return set(zip(running["account_id"], running["region"], strict=True))
 
 
 def largest_first(accounts: Sequence[Account], *, coverage: pd.DataFrame) -> list[Account]:
