@@ -23,8 +23,8 @@ from isoaudit.coverage_rows import CoverageRecorder
 from isoaudit.errors import AUDIT_ERRORS, describe_failure
 from isoaudit.job_kinds import JobKind, launcher_kinds
 from isoaudit.reading import SEARCH_INDEX_LAG, RegionRead, read_region, searched_kinds
-from isoaudit.records import RowKeeper, job_rows, usable_records
-from isoaudit.schema import JOBS, conform, empty_frame
+from isoaudit.records import RowKeeper, job_rows, no_jobs, usable_records
+from isoaudit.schema import JOBS, conform
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -178,7 +178,7 @@ def audit_account(
         log.warning("account %s not audited: %s", account.account_id, gap.reason)
         for region in wanted:
             coverage.failed(region=region, reason=gap.reason)
-        return AccountAudit(account.account_id, empty_frame(JOBS), coverage.frame())
+        return AccountAudit(account.account_id, no_jobs(), coverage.frame())
 
     regions = list(config.regions) or sorted(enabled)
     for region in regions:
@@ -203,8 +203,10 @@ def audit_account(
         )
     frames = [jobs for jobs, _ in reads if not jobs.empty]
     # One region's rows are not copied again: a 462,178-job region's are half a gigabyte.
-    jobs = frames[0] if len(frames) == 1 else pd.concat(frames or [empty_frame(JOBS)], ignore_index=True)
     listed = frozenset().union(*(arns for _, arns in reads))
+    if not frames:  # most accounts of a re-run: nothing to conform
+        return AccountAudit(account.account_id, no_jobs(), coverage.frame(), listed)
+    jobs = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     return AccountAudit(account.account_id, conform(jobs, JOBS), coverage.frame(), listed)
 
 
@@ -235,7 +237,7 @@ def _audit_region(
         except _Gap as gap:
             log.warning("account %s region %s not audited: %s", account.account_id, region, gap.reason)
             coverage.failed(region=region, reason=gap.reason, api_calls=counted.counter.count, plan=plan)
-            return empty_frame(JOBS), frozenset()
+            return no_jobs(), frozenset()
     note = ""
     if left_out:
         note = f"{len(left_out)} record(s) left out, unusable: {'; '.join(left_out[:5])}"
@@ -261,6 +263,6 @@ def _rows(
             job_rows(usable, kind=kind, account_id=account_id, region=region, seen_at=run.started_at)
         )
     present = [frame for frame in frames if not frame.empty]
-    if len(present) == 1:
-        return present[0], left_out
-    return pd.concat(frames, ignore_index=True), left_out
+    if len(present) <= 1:
+        return (present[0] if present else no_jobs()), left_out
+    return pd.concat(present, ignore_index=True), left_out

@@ -14,6 +14,15 @@ from isoaudit.aws.organizations import Account
 from isoaudit.job_kinds import NO_COMPUTE, JobKind
 from isoaudit.schema import ACCOUNTS, JOBS, conform, empty_frame
 
+_NO_JOBS = empty_frame(JOBS)
+
+
+def no_jobs() -> pd.DataFrame:
+    """An empty JOBS frame. Most account-regions of a re-run have no job to store, and building an empty
+    frame from the schema takes a millisecond of CPU, several times an account-region: one is built once
+    and shared (a shallow copy: pandas copies on write)."""
+    return _NO_JOBS.copy(deep=False)
+
 
 def usable_records(
     records: Iterable[dict[str, Any]], *, kind: JobKind
@@ -66,7 +75,7 @@ def job_rows(
         job_row(record, kind=kind, account_id=account_id, region=region, seen_at=seen_at)
         for record in records
     ]
-    return _frame(pd.DataFrame(rows)) if rows else empty_frame(JOBS)
+    return _frame(pd.DataFrame(rows)) if rows else no_jobs()
 
 
 class Kept(NamedTuple):
@@ -115,7 +124,7 @@ class RowKeeper:
         with self._lock:
             pages, self._pages = self._pages, []
         if not pages:
-            return empty_frame(JOBS), notes
+            return no_jobs(), notes
         rows = pd.concat(pages, ignore_index=True).drop_duplicates("job_arn", keep="last")
         return rows.reset_index(drop=True), notes
 
