@@ -24,7 +24,6 @@ from isoaudit.errors import AUDIT_ERRORS, describe_failure
 from isoaudit.job_kinds import JobKind, launcher_kinds
 from isoaudit.reading import SEARCH_INDEX_LAG, RegionRead, read_region, searched_kinds
 from isoaudit.records import RowKeeper, job_rows, no_jobs, usable_records
-from isoaudit.schema import JOBS, conform
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -204,10 +203,12 @@ def audit_account(
     frames = [jobs for jobs, _ in reads if not jobs.empty]
     # One region's rows are not copied again: a 462,178-job region's are half a gigabyte.
     listed = frozenset().union(*(arns for _, arns in reads))
-    if not frames:  # most accounts of a re-run: nothing to conform
+    if not frames:  # most accounts of a re-run
         return AccountAudit(account.account_id, no_jobs(), coverage.frame(), listed)
+    # Each region's rows are JOBS-typed already (see `_rows`): not converted again (half a gigabyte for a
+    # 462,178-job region).
     jobs = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    return AccountAudit(account.account_id, conform(jobs, JOBS), coverage.frame(), listed)
+    return AccountAudit(account.account_id, jobs, coverage.frame(), listed)
 
 
 def _audit_region(
@@ -242,15 +243,17 @@ def _audit_region(
     if left_out:
         note = f"{len(left_out)} record(s) left out, unusable: {'; '.join(left_out[:5])}"
         log.warning("account %s region %s: %s", account.account_id, region, note)
-    seen = len(read.listed | frozenset(jobs["job_arn"]))  # a full listing sees jobs it does not fetch again
-    coverage.audited(region=region, jobs_seen=seen, api_calls=counted.counter.count, plan=plan, note=note)
+    coverage.audited(
+        region=region, jobs_seen=read.seen, api_calls=counted.counter.count, plan=plan, note=note
+    )
     return jobs, read.listed
 
 
 def _rows(
     read: RegionRead, keepers: Mapping[JobKind, RowKeeper], *, account_id: str, region: str, run: AuditRun
 ) -> tuple[pd.DataFrame, list[str]]:
-    """The JOBS rows of a region's records, and a note per record left out because it is unusable."""
+    """The JOBS rows of a region's records (typed as JOBS), and a note per record left out because it is
+    unusable."""
     frames, left_out = [], []
     for kind, kept in read.kept.items():
         rows, notes = keepers[kind].frame(kept)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from isoaudit.aws import sagemaker
 from isoaudit.aws.session import AwsSession
 from isoaudit.job_kinds import KINDS, JobKind, Reading
-from isoaudit.records import Kept, RowKeeper
+from isoaudit.records import Kept, RowKeeper, usable_records
 
 if TYPE_CHECKING:
     from isoaudit.collect import RegionPlan
@@ -27,6 +27,7 @@ class RegionRead:
     kept: dict[JobKind, list[Kept]]  # searched kinds: fetched jobs, kept as rows (see `RowKeeper`)
     records: dict[JobKind, list[dict[str, Any]]]  # the other kinds: fetched new or changed jobs
     listed: frozenset[str]  # ARNs of a full listing, fetched or not
+    seen: int = 0  # jobs this read saw
 
 
 def searched_kinds() -> list[JobKind]:
@@ -81,10 +82,19 @@ def read_region(
         listed_arns = frozenset().union(*listed.values(), *searched.values())
     if plan.first:
         listed_arns |= frozenset().union(*kept.values())
+    # Jobs seen: listed (a full listing sees jobs it does not fetch again), or fetched and usable as rows.
+    seen = listed_arns.union(
+        *({arn for arn, item in found.items() if item.row} for found in kept.values()),
+        *(
+            {record[kind.arn_key] for record in usable_records(found, kind=kind)[0]}
+            for kind, found in records.items()
+        ),
+    )
     return RegionRead(
         kept={kind: list(found.values()) for kind, found in kept.items()},
         records={kind: records[kind] for kind in KINDS if kind in records},
         listed=listed_arns,
+        seen=len(seen),
     )
 
 

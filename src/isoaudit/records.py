@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import pandas as pd
+import pyarrow as pa
 
 from isoaudit.aws.organizations import Account
 from isoaudit.job_kinds import NO_COMPUTE, JobKind
@@ -92,13 +93,14 @@ _A_ROW = Kept(row=True, note="", tuning_job_arn="")
 
 
 class RowKeeper:
-    """Turns each page of records into rows as it arrives (a small Arrow-backed table, a few hundred bytes
-    a job instead of the record's kilobytes), so that 462,178 records are never held at once."""
+    """Turns each page of records into rows as it arrives, kept as an Arrow table (a few hundred bytes a job
+    instead of the record's kilobytes, and no pandas frame per page), so that 462,178 records are never held
+    at once and their rows become one frame with a single copy."""
 
     def __init__(self, *, kind: JobKind, account_id: str, region: str, seen_at: datetime) -> None:
         self._where = {"kind": kind, "account_id": account_id, "region": region, "seen_at": seen_at}
         self.kind = kind
-        self._pages: list[pd.DataFrame] = []
+        self._pages: list[pa.Table] = []
         self._lock = threading.Lock()  # the slices of a listing keep their pages from several threads
 
     def __call__(self, records: list[dict[str, Any]]) -> list[Kept]:
@@ -113,23 +115,31 @@ class RowKeeper:
             if not left_out:
                 rows.append(job_row(record, **self._where))
         if rows:
-            page = _frame(pd.DataFrame(rows))
+            page = _table(pd.DataFrame(rows))
             with self._lock:
                 self._pages.append(page)
         return kept
 
     def frame(self, kept: Iterable[Kept]) -> tuple[pd.DataFrame, list[str]]:
-        """The JOBS rows of every page kept (each job once), and the notes of the records left out."""
+        """The JOBS rows of every page kept (each job once, its last record), and the notes of the records
+        left out."""
         notes = [item.note for item in kept if not item.row]
         with self._lock:
             pages, self._pages = self._pages, []
         if not pages:
             return no_jobs(), notes
-        rows = pd.concat(pages, ignore_index=True).drop_duplicates("job_arn", keep="last")
-        return rows.reset_index(drop=True), notes
+        table = pa.concat_tables(pages)  # the pages' buffers, not copied
+        del pages
+        # Slices of a listing share their edges: a job read twice keeps its last record.
+        twice = pd.Series(table.column("job_arn").to_numpy(zero_copy_only=False)).duplicated(keep="last")
+        if twice.any():
+            table = table.filter(pa.array(~twice.to_numpy()))
+        del twice
+        return _to_frame(table), notes
 
 
-def _frame(frame: pd.DataFrame) -> pd.DataFrame:
+def _table(frame: pd.DataFrame) -> pa.Table:
+    """Rows as JOBS typed them, as an Arrow table (`conform` without its conversion back to pandas)."""
     for column in (
         "creation_time",
         "start_time",
@@ -139,7 +149,16 @@ def _frame(frame: pd.DataFrame) -> pd.DataFrame:
         "last_seen",
     ):
         frame[column] = pd.to_datetime(frame[column], utc=True)
-    return conform(frame, JOBS)
+    return pa.Table.from_pandas(frame[JOBS.names], schema=JOBS, preserve_index=False)
+
+
+def _to_frame(table: pa.Table) -> pd.DataFrame:
+    # As `conform` converts: pandas metadata ignored, so every frame gets the same dtypes.
+    return table.to_pandas(ignore_metadata=True)
+
+
+def _frame(frame: pd.DataFrame) -> pd.DataFrame:
+    return _to_frame(_table(frame))
 
 
 def accounts_frame(accounts: Sequence[Account]) -> pd.DataFrame:
