@@ -246,6 +246,63 @@ def large_region() -> dict[str, float]:
     }
 
 
+JOB_SIZES = tuple(int(size) for size in os.environ.get("SCALE_JOB_SIZES", "10000,30000,100000").split(","))
+
+
+def job_growth(sizes: tuple[int, ...]) -> dict[str, float]:
+    """The first full collection of one account-region of each size (an emulator each, quotas and latency
+    as in the large region): how calls, wall time and the collector's memory grow with jobs."""
+    rows = []
+    for jobs in sizes:
+        emulator = EmulatorProcess(serve_large_region, jobs)
+        built = emulator.built
+        try:
+            config = load_config(
+                bucket=built.bucket,
+                endpoint_url=emulator.url,
+                role_name=built.spec.audit_role_name,
+                regions=[REGION],
+                concurrency=CONCURRENCY,
+                api_quota_scale=SPEED,
+            )
+            emulator.call("faults", latency_seconds=LATENCY_SECONDS, speed=SPEED)
+            emulator.call("reset_counts")
+            before_mb = _current_mb()
+            started = time.perf_counter()
+            audits, _ = collect(config, at=NOW)
+            wall = time.perf_counter() - started
+            peak_mb = _rss_mb()
+            counts = emulator.call("counts")
+            assert sum(len(done.jobs) for done in audits) == jobs
+            del audits
+        finally:
+            emulator.stop()
+        rows.append({"jobs": jobs, "calls": counts["requests"] - counts["throttled"], "wall": wall,
+                     "peak_mb": peak_mb - before_mb})  # fmt: skip
+    print(f"\nfirst full collection of one account-region, quotas x{SPEED:g}: growth with jobs")
+    print(f"  {'jobs':>8} {'calls':>6} {'wall s':>7} {'collector +MB':>13}")
+    for row in rows:
+        print(f"  {row['jobs']:>8} {row['calls']:>6} {row['wall']:>7.1f} {row['peak_mb']:>13.0f}")
+    first, last = rows[0], rows[-1]
+    added = (last["jobs"] - first["jobs"]) / 1000
+    slopes = {
+        "jobs_calls_per_1000_jobs": round((last["calls"] - first["calls"]) / added, 2),
+        "jobs_seconds_per_1000_jobs": round((last["wall"] - first["wall"]) / added, 3),
+        "jobs_mb_per_1000_jobs": round((last["peak_mb"] - first["peak_mb"]) / added, 2),
+    }
+    print(
+        f"  slopes per 1,000 jobs added: {slopes['jobs_calls_per_1000_jobs']} calls, "
+        f"{slopes['jobs_seconds_per_1000_jobs']} s (at x{SPEED:g} AWS's quotas), "
+        f"{slopes['jobs_mb_per_1000_jobs']} MB of the collector's peak"
+    )
+    return slopes
+
+
+def _current_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 SMALL_REGIONS = ("us-east-1", "eu-west-1")
 # c7n-org's wall time on this organization, as issue 14 measured it on this machine (not re-measured here).
 C7N_ORG_SECONDS = 5.0
@@ -621,10 +678,10 @@ def growth_table(many: list[dict[str, float]], concurrency: int) -> dict[str, fl
 
 
 def main() -> None:
-    """Every part by default; SCALE_PARTS=lake,many,large picks some (for development)."""
+    """Every part by default; SCALE_PARTS=lake,many,jobs,large picks some (for development)."""
     import tempfile
 
-    parts = os.environ.get("SCALE_PARTS", "lake,many,large").split(",")
+    parts = os.environ.get("SCALE_PARTS", "lake,many,jobs,large").split(",")
     figures: dict[str, float] = {}
     if "lake" in parts:
         with tempfile.TemporaryDirectory() as reports:
@@ -643,6 +700,8 @@ def main() -> None:
             max(run["wall"] / max(run["bound"], run["floor"]) for run in many[:2]), 2
         )
         figures |= {f"many_{key}": value for key, value in growth_table(many, 8).items()}
+    if "jobs" in parts:
+        figures |= job_growth(JOB_SIZES)
     if "large" in parts:
         figures |= large_region()
     print(json.dumps(figures))
