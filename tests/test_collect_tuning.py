@@ -71,7 +71,9 @@ def test_a_new_training_job_of_a_tuning_job_makes_the_tuning_job_read(emulator) 
     config = config_for(emulator, organization, regions=[REGION], full_listing_every_days=7)
     collect(config)
     # After the first run, the tuning job launches one more training job (a job changed since the run).
-    apply_history(account_id=alpha, region=REGION, jobs=[replace(loner, created_at=RERUN - timedelta(hours=3))])
+    apply_history(
+        account_id=alpha, region=REGION, jobs=[replace(loner, created_at=RERUN - timedelta(hours=3))]
+    )
     tuning_arn = f"arn:aws:sagemaker:{REGION}:{alpha}:hyper-parameter-tuning-job/churn-hpo"
     launched_by_tuning_job(account_id=alpha, region=REGION, name=loner.name, tuning_job_arn=tuning_arn)
     emulator.faults.reset_counts()
