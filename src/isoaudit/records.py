@@ -92,15 +92,23 @@ class Kept(NamedTuple):
 _A_ROW = Kept(row=True, note="", tuning_job_arn="")
 
 
+# A long listing's rows are gathered into blocks of PAGES_PER_BLOCK pages as they arrive, allocated by the
+# system's allocator: thousands of 100-row tables, in Arrow's default pool (mimalloc, which keeps what is
+# freed), cost twice their data. Measured on 100,000 jobs: +99 MB while reading before, +50 MB now.
+_ROWS_POOL = pa.system_memory_pool()
+PAGES_PER_BLOCK = 64
+
+
 class RowKeeper:
-    """Turns each page of records into rows as it arrives, kept as an Arrow table (a few hundred bytes a job
+    """Turns each page of records into rows as it arrives, kept as Arrow tables (a few hundred bytes a job
     instead of the record's kilobytes, and no pandas frame per page), so that 462,178 records are never held
     at once and their rows become one frame with a single copy."""
 
     def __init__(self, *, kind: JobKind, account_id: str, region: str, seen_at: datetime) -> None:
         self._where = {"kind": kind, "account_id": account_id, "region": region, "seen_at": seen_at}
         self.kind = kind
-        self._pages: list[pa.Table] = []
+        self._blocks: list[pa.Table] = []  # pages gathered, PAGES_PER_BLOCK each
+        self._pages: list[pa.Table] = []  # pages not gathered yet
         self._lock = threading.Lock()  # the slices of a listing keep their pages from several threads
 
     def __call__(self, records: list[dict[str, Any]]) -> list[Kept]:
@@ -118,6 +126,9 @@ class RowKeeper:
             page = _table(pd.DataFrame(rows))
             with self._lock:
                 self._pages.append(page)
+                if len(self._pages) >= PAGES_PER_BLOCK:
+                    pages, self._pages = self._pages, []
+                    self._blocks.append(pa.concat_tables(pages).combine_chunks(memory_pool=_ROWS_POOL))
         return kept
 
     def frame(self, kept: Iterable[Kept]) -> tuple[pd.DataFrame, list[str]]:
@@ -125,11 +136,11 @@ class RowKeeper:
         left out."""
         notes = [item.note for item in kept if not item.row]
         with self._lock:
-            pages, self._pages = self._pages, []
-        if not pages:
+            tables, self._blocks, self._pages = [*self._blocks, *self._pages], [], []
+        if not tables:
             return no_jobs(), notes
-        table = pa.concat_tables(pages)  # the pages' buffers, not copied
-        del pages
+        table = pa.concat_tables(tables)  # the blocks' buffers, not copied
+        del tables
         # Slices of a listing share their edges: a job read twice keeps its last record.
         twice = pd.Series(table.column("job_arn").to_numpy(zero_copy_only=False)).duplicated(keep="last")
         if twice.any():
@@ -154,7 +165,7 @@ def _table(frame: pd.DataFrame) -> pa.Table:
 
 def _to_frame(table: pa.Table) -> pd.DataFrame:
     # As `conform` converts: pandas metadata ignored, so every frame gets the same dtypes.
-    return table.to_pandas(ignore_metadata=True)
+    return table.to_pandas(ignore_metadata=True, memory_pool=_ROWS_POOL)
 
 
 def _frame(frame: pd.DataFrame) -> pd.DataFrame:
