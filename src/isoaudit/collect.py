@@ -201,13 +201,10 @@ def audit_account(
             )
         )
     frames = [jobs for jobs, _ in reads if not jobs.empty]
-    # One region's rows are not copied again: a 462,178-job region's are half a gigabyte.
+    # Each region's rows are JOBS-typed already (see `_rows`): one region's are neither converted nor copied
+    # again (half a gigabyte for a 462,178-job region).
+    jobs = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else no_jobs())
     listed = frozenset().union(*(arns for _, arns in reads))
-    if not frames:  # most accounts of a re-run
-        return AccountAudit(account.account_id, no_jobs(), coverage.frame(), listed)
-    # Each region's rows are JOBS-typed already (see `_rows`): not converted again (half a gigabyte for a
-    # 462,178-job region).
-    jobs = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     return AccountAudit(account.account_id, jobs, coverage.frame(), listed)
 
 

@@ -82,19 +82,29 @@ def read_region(
         listed_arns = frozenset().union(*listed.values(), *searched.values())
     if plan.first:
         listed_arns |= frozenset().union(*kept.values())
-    # Jobs seen: listed (a full listing sees jobs it does not fetch again), or fetched and usable as rows.
-    seen = listed_arns.union(
-        *({arn for arn, item in found.items() if item.row} for found in kept.values()),
-        *(
-            {record[kind.arn_key] for record in usable_records(found, kind=kind)[0]}
-            for kind, found in records.items()
-        ),
-    )
     return RegionRead(
         kept={kind: list(found.values()) for kind, found in kept.items()},
         records={kind: records[kind] for kind in KINDS if kind in records},
         listed=listed_arns,
-        seen=len(seen),
+        seen=_seen(listed_arns, kept, records),
+    )
+
+
+def _seen(
+    listed: frozenset[str],
+    kept: Mapping[JobKind, Mapping[str, Kept]],
+    records: Mapping[JobKind, list[dict[str, Any]]],
+) -> int:
+    """How many jobs a read saw: listed (a full listing sees jobs it does not fetch again), or fetched and
+    usable as rows. Counted from the ARNs read, without building them again from the rows."""
+    return len(
+        listed.union(
+            *({arn for arn, item in found.items() if item.row} for found in kept.values()),
+            *(
+                {record[kind.arn_key] for record in usable_records(found, kind=kind)[0]}
+                for kind, found in records.items()
+            ),
+        )
     )
 
 
