@@ -245,6 +245,63 @@ def large_region() -> dict[str, float]:
     }
 
 
+JOB_SIZES = tuple(int(size) for size in os.environ.get("SCALE_JOB_SIZES", "10000,30000,100000").split(","))
+
+
+def job_growth(sizes: tuple[int, ...]) -> dict[str, float]:
+    """The first full collection of one account-region of each size (an emulator each, quotas and latency
+    as in the large region): how calls, wall time and the collector's memory grow with jobs."""
+    rows = []
+    for jobs in sizes:
+        emulator = EmulatorProcess(serve_large_region, jobs)
+        built = emulator.built
+        try:
+            config = load_config(
+                bucket=built.bucket,
+                endpoint_url=emulator.url,
+                role_name=built.spec.audit_role_name,
+                regions=[REGION],
+                concurrency=CONCURRENCY,
+                api_quota_scale=SPEED,
+            )
+            emulator.call("faults", latency_seconds=LATENCY_SECONDS, speed=SPEED)
+            emulator.call("reset_counts")
+            before_mb = _current_mb()
+            started = time.perf_counter()
+            audits, _ = collect(config, at=NOW)
+            wall = time.perf_counter() - started
+            peak_mb = _rss_mb()
+            counts = emulator.call("counts")
+            assert sum(len(done.jobs) for done in audits) == jobs
+            del audits
+        finally:
+            emulator.stop()
+        rows.append({"jobs": jobs, "calls": counts["requests"] - counts["throttled"], "wall": wall,
+                     "peak_mb": peak_mb - before_mb})  # fmt: skip
+    print(f"\nfirst full collection of one account-region, quotas x{SPEED:g}: growth with jobs")
+    print(f"  {'jobs':>8} {'calls':>6} {'wall s':>7} {'collector +MB':>13}")
+    for row in rows:
+        print(f"  {row['jobs']:>8} {row['calls']:>6} {row['wall']:>7.1f} {row['peak_mb']:>13.0f}")
+    first, last = rows[0], rows[-1]
+    added = (last["jobs"] - first["jobs"]) / 1000
+    slopes = {
+        "jobs_calls_per_1000_jobs": round((last["calls"] - first["calls"]) / added, 2),
+        "jobs_seconds_per_1000_jobs": round((last["wall"] - first["wall"]) / added, 3),
+        "jobs_mb_per_1000_jobs": round((last["peak_mb"] - first["peak_mb"]) / added, 2),
+    }
+    print(
+        f"  slopes per 1,000 jobs added: {slopes['jobs_calls_per_1000_jobs']} calls, "
+        f"{slopes['jobs_seconds_per_1000_jobs']} s (at x{SPEED:g} AWS's quotas), "
+        f"{slopes['jobs_mb_per_1000_jobs']} MB of the collector's peak"
+    )
+    return slopes
+
+
+def _current_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 SMALL_REGIONS = ("us-east-1", "eu-west-1")
 LAKE_SERVICES = ("s3", "glue", "athena")
 
@@ -406,8 +463,69 @@ def seed_coverage(config: AuditConfig, accounts: list[str], *, at: datetime) -> 
     lake.write_table(aws=aws, config=config, table="coverage", frame=conform(pd.DataFrame(rows), COVERAGE))
 
 
-def many_accounts(accounts: int, concurrencies: tuple[int, ...]) -> list[dict[str, float]]:
-    """A re-run with nothing new over `accounts` members x 17 regions, at each concurrency."""
+def bare_floor(url: str, regions: int, calls: int, concurrency: int) -> float:
+    """The emulator's own floor: `calls` calls of a re-run's mix (a Search and a List per account-region)
+    from bare boto3 clients built beforehand, `concurrency` at once, over `regions` regions; seconds."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import boto3
+
+    session = boto3.Session()
+    clients = [
+        session.client("sagemaker", region_name=DEFAULT_REGIONS[n % len(DEFAULT_REGIONS)], endpoint_url=url)
+        for n in range(min(regions, len(DEFAULT_REGIONS)))
+    ]
+    since = NOW - timedelta(days=1)
+
+    def call(n: int) -> None:
+        client = clients[n % len(clients)]
+        if n % 2:
+            client.list_processing_jobs(MaxResults=100, LastModifiedTimeAfter=since)
+        else:
+            filters = [{"Name": "LastModifiedTime", "Operator": "GreaterThan", "Value": since.isoformat()}]
+            client.search(Resource="TrainingJob", MaxResults=100, SearchExpression={"Filters": filters})
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(call, range(calls)))
+    return time.perf_counter() - started
+
+
+def rerun_once(emulator: EmulatorProcess, config: AuditConfig, members: int) -> dict[str, float]:
+    """A re-run with nothing new over the management account and `members` member accounts."""
+    emulator.call("faults", latency_seconds=MANY_LATENCY_SECONDS, speed=SPEED)
+    emulator.call("reset_counts")
+    cpu = time.process_time()
+    started = time.perf_counter()
+    rerun, _ = collect(config, at=NOW)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    counts = emulator.call("counts")
+    emulator.call("faults", latency_seconds=0.0, speed=0)
+    regions = sum(len(done.coverage) for done in rerun)
+    assert regions == (members + 1) * len(DEFAULT_REGIONS), regions
+    assert all((done.coverage["status"] == "audited").all() for done in rerun)
+    region_calls = sum(int(done.coverage["api_calls"].sum()) for done in rerun)
+    account_calls = 2 * len(rerun)
+    calls = counts["requests"] - counts["throttled"]
+    return {
+        "accounts": len(rerun),
+        "account_regions": regions,
+        "concurrency": config.concurrency,
+        "calls": calls,
+        "discovery_calls": calls - region_calls - account_calls,
+        "per_account_region": (region_calls + account_calls) / regions,
+        "wall": wall,
+        "cpu": cpu,
+        "bound": max(calls * MANY_LATENCY_SECONDS / config.concurrency, 12 * MANY_LATENCY_SECONDS),
+        "throttled": counts["throttled"],
+    }
+
+
+def many_accounts(
+    accounts: int, concurrencies: tuple[int, ...], sizes: tuple[int, ...]
+) -> list[dict[str, float]]:
+    """A re-run with nothing new over `accounts` members x 17 regions, at each concurrency (with the
+    emulator's floor measured beside it), then at the first concurrency over fewer members (`sizes`)."""
     print(f"\nbuilding {accounts} member accounts...", flush=True)
     started = time.perf_counter()
     emulator = EmulatorProcess(serve_many_accounts, accounts)
@@ -421,55 +539,63 @@ def many_accounts(accounts: int, concurrencies: tuple[int, ...]) -> list[dict[st
             role_name=built.spec.audit_role_name,
             regions=list(DEFAULT_REGIONS),
         )
-        everyone = [built.management_account_id, *built.account_ids.values()]
-        seed_coverage(config, everyone, at=NOW - timedelta(days=1))
+        members = list(built.account_ids.values())
+        seed_coverage(config, [built.management_account_id, *members], at=NOW - timedelta(days=1))
         for concurrency in concurrencies:
-            tuned = config.model_copy(update={"concurrency": concurrency})
-            emulator.call("faults", latency_seconds=MANY_LATENCY_SECONDS, speed=SPEED)
-            emulator.call("reset_counts")
-            started = time.perf_counter()
-            rerun, _ = collect(tuned, at=NOW)
-            wall = time.perf_counter() - started
-            counts = emulator.call("counts")
+            run = rerun_once(emulator, config.model_copy(update={"concurrency": concurrency}), accounts)
+            emulator.call("faults", latency_seconds=MANY_LATENCY_SECONDS, speed=0)
+            run["floor"] = bare_floor(emulator.url, run["account_regions"], int(run["calls"]), concurrency)
             emulator.call("faults", latency_seconds=0.0, speed=0)
-            regions = sum(len(done.coverage) for done in rerun)
-            assert regions == len(everyone) * len(DEFAULT_REGIONS), regions
-            assert all((done.coverage["status"] == "audited").all() for done in rerun)
-            region_calls = sum(int(done.coverage["api_calls"].sum()) for done in rerun)
-            account_calls = 2 * len(rerun)
-            calls = counts["requests"] - counts["throttled"]
-            discovery = calls - region_calls - account_calls
-            bound = max(calls * MANY_LATENCY_SECONDS / concurrency, 12 * MANY_LATENCY_SECONDS)
-            results.append(
-                {
-                    "accounts": len(everyone),
-                    "account_regions": regions,
-                    "concurrency": concurrency,
-                    "calls": calls,
-                    "discovery_calls": discovery,
-                    "per_account_region": (region_calls + account_calls) / regions,
-                    "wall": wall,
-                    "bound": bound,
-                    "throttled": counts["throttled"],
-                }
-            )
+            results.append(run)
             print(
-                f"  concurrency {concurrency:>2}: {calls} calls ({discovery} discovery, "
-                f"{(region_calls + account_calls) / regions:.2f} per account-region), "
-                f"{counts['throttled']} throttled, wall {wall:.1f} s, bound {bound:.1f} s, "
-                f"wall / bound {wall / bound:.2f}",
+                f"  concurrency {concurrency:>2}: {run['calls']} calls ({run['discovery_calls']} discovery, "
+                f"{run['per_account_region']:.2f} per account-region), {run['throttled']} throttled, "
+                f"wall {run['wall']:.1f} s (isoaudit's CPU {run['cpu']:.1f} s), bound {run['bound']:.1f} s, "
+                f"wall / bound {run['wall'] / run['bound']:.2f}; the emulator's floor (the same calls from "
+                f"bare boto3) {run['floor']:.1f} s, wall / max(bound, floor) "
+                f"{run['wall'] / max(run['bound'], run['floor']):.2f}",
                 flush=True,
             )
+        for size in sizes:
+            if size >= accounts:
+                continue
+            tuned = config.model_copy(
+                update={"concurrency": concurrencies[0], "exclude_accounts": members[size:]}
+            )
+            results.append(rerun_once(emulator, tuned, size))
     finally:
         emulator.stop()
     return results
 
 
+def growth_table(many: list[dict[str, float]], concurrency: int) -> dict[str, float]:
+    """How a re-run's calls and wall grow with accounts, at one concurrency: the slopes a user plans with."""
+    rows = sorted((run for run in many if run["concurrency"] == concurrency), key=lambda run: run["accounts"])
+    print(f"\nre-run with nothing new, 17 regions, concurrency {concurrency}: growth with accounts")
+    print(f"  {'accounts':>8} {'calls':>7} {'wall s':>7} {'bound s':>7} {'CPU s':>7}")
+    for run in rows:
+        print(
+            f"  {run['accounts']:>8} {run['calls']:>7} {run['wall']:>7.1f} {run['bound']:>7.1f} {run['cpu']:>7.1f}"
+        )
+    first, last = rows[0], rows[-1]
+    accounts = last["accounts"] - first["accounts"]
+    slopes = {
+        "calls_per_account": round((last["calls"] - first["calls"]) / accounts, 1),
+        "seconds_per_account": round((last["wall"] - first["wall"]) / accounts, 3),
+        "cpu_seconds_per_account": round((last["cpu"] - first["cpu"]) / accounts, 3),
+    }
+    print(
+        f"  slopes: {slopes['calls_per_account']} calls, {slopes['seconds_per_account']} s of wall and "
+        f"{slopes['cpu_seconds_per_account']} s of isoaudit's CPU per account added"
+    )
+    return slopes
+
+
 def main() -> None:
-    """Every part by default; SCALE_PARTS=lake,c7n,many,large picks some (for development)."""
+    """Every part by default; SCALE_PARTS=lake,c7n,many,jobs,large picks some (for development)."""
     import tempfile
 
-    parts = os.environ.get("SCALE_PARTS", "lake,c7n,many,large").split(",")
+    parts = os.environ.get("SCALE_PARTS", "lake,c7n,many,jobs,large").split(",")
     figures: dict[str, float] = {}
     if "lake" in parts:
         with tempfile.TemporaryDirectory() as reports:
@@ -483,9 +609,18 @@ def main() -> None:
         print(
             f"\nmany accounts, 17 regions, re-run with nothing new, latency {MANY_LATENCY_SECONDS * 1000:.0f} ms"
         )
-        many = many_accounts(int(os.environ.get("SCALE_ACCOUNTS", "500")), (8, 32))
+        accounts = int(os.environ.get("SCALE_ACCOUNTS", "500"))
+        many = many_accounts(accounts, (8, 32), (accounts // 10, accounts * 3 // 10))
         figures["rerun_calls_per_account_region"] = round(many[0]["per_account_region"], 2)
-        figures["many_accounts_wall_over_bound"] = round(max(run["wall"] / run["bound"] for run in many), 2)
+        figures["many_accounts_wall_over_bound"] = round(
+            max(run["wall"] / run["bound"] for run in many[:2]), 2
+        )
+        figures["many_accounts_wall_over_floor_or_bound"] = round(
+            max(run["wall"] / max(run["bound"], run["floor"]) for run in many[:2]), 2
+        )
+        figures |= {f"many_{key}": value for key, value in growth_table(many, 8).items()}
+    if "jobs" in parts:
+        figures |= job_growth(JOB_SIZES)
     if "large" in parts:
         figures |= large_region()
     print(json.dumps(figures))

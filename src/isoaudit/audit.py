@@ -27,6 +27,7 @@ from isoaudit.collect import (
     audit_account,
     largest_first,
     plan_regions,
+    running_launchers,
 )
 from isoaudit.config import AuditConfig
 from isoaudit.errors import AUDIT_ERRORS, describe_failure
@@ -106,13 +107,16 @@ def discover(
             full_listing_every_days=config.full_listing_every_days,
         )
         known = stored.result().groupby(["account_id", "region"])["job_arn"].agg(frozenset)
+        running = running_launchers(stored.result())
     if lake_files is not None:
         lake_files.keep("coverage", coverage.result())
         lake_files.keep("jobs", stored.result())
     # A full listing then fetches only the jobs that the history lacks or that changed. An account-region
     # the history holds without its coverage is listed fully (only the others are a first listing).
     plans = {
-        key: replace(plan, known=known.get(key, frozenset())) if plan.full else plan
+        key: replace(plan, known=known.get(key, frozenset()))
+        if plan.full
+        else replace(plan, launchers_running=key in running)
         for key, plan in plans.items()
     }
     plans |= {key: RegionPlan(known=arns) for key, arns in known.items() if key not in plans}

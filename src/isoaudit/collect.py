@@ -21,10 +21,9 @@ from isoaudit.aws.session import AwsSession
 from isoaudit.config import AuditConfig
 from isoaudit.coverage_rows import CoverageRecorder
 from isoaudit.errors import AUDIT_ERRORS, describe_failure
-from isoaudit.job_kinds import JobKind
+from isoaudit.job_kinds import JobKind, launcher_kinds
 from isoaudit.reading import SEARCH_INDEX_LAG, RegionRead, read_region, searched_kinds
-from isoaudit.records import RowKeeper, job_rows, usable_records
-from isoaudit.schema import JOBS, conform, empty_frame
+from isoaudit.records import RowKeeper, job_rows, no_jobs, usable_records
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,6 +53,9 @@ class RegionPlan:
     # Never audited and absent from the history: Search's records are the listing, and List reads only
     # what Search's index may not hold yet (see `_read_region`).
     first: bool = False
+    # The history holds a launcher (tuning job) of this account-region still running: an incremental read
+    # then searches the launchers even if none of their children changed (see `isoaudit.reading`).
+    launchers_running: bool = False
 
     @property
     def listing(self) -> str:
@@ -83,6 +85,17 @@ def plan_regions(
         full = full_at is None or now - full_at.to_pydatetime() >= full_age - SCHEDULE_SLACK
         plans[key] = RegionPlan(full=full, since=audited_at.to_pydatetime() - SEARCH_INDEX_LAG)
     return plans
+
+
+# A launcher in one of these states may still change without a child changing.
+UNFINISHED_STATUSES = ("InProgress", "Stopping")
+
+
+def running_launchers(stored: pd.DataFrame) -> set[tuple[str, str]]:
+    """The (account, region) pairs whose history (columns account_id, region, job_kind, status) holds a
+    launcher still running: see `RegionPlan.launchers_running`."""
+    running = stored[stored["job_kind"].isin(launcher_kinds()) & stored["status"].isin(UNFINISHED_STATUSES)]
+    return set(zip(running["account_id"], running["region"], strict=True))
 
 
 def largest_first(accounts: Sequence[Account], *, coverage: pd.DataFrame) -> list[Account]:
@@ -164,7 +177,7 @@ def audit_account(
         log.warning("account %s not audited: %s", account.account_id, gap.reason)
         for region in wanted:
             coverage.failed(region=region, reason=gap.reason)
-        return AccountAudit(account.account_id, empty_frame(JOBS), coverage.frame())
+        return AccountAudit(account.account_id, no_jobs(), coverage.frame())
 
     regions = list(config.regions) or sorted(enabled)
     for region in regions:
@@ -188,10 +201,11 @@ def audit_account(
             )
         )
     frames = [jobs for jobs, _ in reads if not jobs.empty]
-    # One region's rows are not copied again: a 462,178-job region's are half a gigabyte.
-    jobs = frames[0] if len(frames) == 1 else pd.concat(frames or [empty_frame(JOBS)], ignore_index=True)
+    # Each region's rows are JOBS-typed already (see `_rows`): one region's are neither converted nor copied
+    # again (half a gigabyte for a 462,178-job region).
+    jobs = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else no_jobs())
     listed = frozenset().union(*(arns for _, arns in reads))
-    return AccountAudit(account.account_id, conform(jobs, JOBS), coverage.frame(), listed)
+    return AccountAudit(account.account_id, jobs, coverage.frame(), listed)
 
 
 def _audit_region(
@@ -221,20 +235,22 @@ def _audit_region(
         except _Gap as gap:
             log.warning("account %s region %s not audited: %s", account.account_id, region, gap.reason)
             coverage.failed(region=region, reason=gap.reason, api_calls=counted.counter.count, plan=plan)
-            return empty_frame(JOBS), frozenset()
+            return no_jobs(), frozenset()
     note = ""
     if left_out:
         note = f"{len(left_out)} record(s) left out, unusable: {'; '.join(left_out[:5])}"
         log.warning("account %s region %s: %s", account.account_id, region, note)
-    seen = len(read.listed | frozenset(jobs["job_arn"]))  # a full listing sees jobs it does not fetch again
-    coverage.audited(region=region, jobs_seen=seen, api_calls=counted.counter.count, plan=plan, note=note)
+    coverage.audited(
+        region=region, jobs_seen=read.seen, api_calls=counted.counter.count, plan=plan, note=note
+    )
     return jobs, read.listed
 
 
 def _rows(
     read: RegionRead, keepers: Mapping[JobKind, RowKeeper], *, account_id: str, region: str, run: AuditRun
 ) -> tuple[pd.DataFrame, list[str]]:
-    """The JOBS rows of a region's records, and a note per record left out because it is unusable."""
+    """The JOBS rows of a region's records (typed as JOBS), and a note per record left out because it is
+    unusable."""
     frames, left_out = [], []
     for kind, kept in read.kept.items():
         rows, notes = keepers[kind].frame(kept)
@@ -247,6 +263,6 @@ def _rows(
             job_rows(usable, kind=kind, account_id=account_id, region=region, seen_at=run.started_at)
         )
     present = [frame for frame in frames if not frame.empty]
-    if len(present) == 1:
-        return present[0], left_out
-    return pd.concat(frames, ignore_index=True), left_out
+    if len(present) <= 1:
+        return (present[0] if present else no_jobs()), left_out
+    return pd.concat(present, ignore_index=True), left_out

@@ -27,8 +27,9 @@ class Reading(Enum):
     # No Search: listed (changes since the watermark; every job on a full listing), the new or changed
     # described.
     LIST_THEN_DESCRIBE = "list then describe"
-    # Search, every job on a full listing (which proves they still exist); and one that a child's record
-    # names (`child_key`) but neither Search nor the history has is described.
+    # Search, every job on a full or first listing (which proves they still exist); an incremental read
+    # searches what changed only when a child read names one (`child_key`) or the history holds one still
+    # running. One that a child's record names but neither Search nor the history has is described.
     THROUGH_CHILDREN = "through its children"
 
 

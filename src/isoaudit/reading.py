@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from isoaudit.aws import sagemaker
 from isoaudit.aws.session import AwsSession
 from isoaudit.job_kinds import KINDS, JobKind, Reading
-from isoaudit.records import Kept, RowKeeper
+from isoaudit.records import Kept, RowKeeper, usable_records
 
 if TYPE_CHECKING:
     from isoaudit.collect import RegionPlan
@@ -27,6 +27,7 @@ class RegionRead:
     kept: dict[JobKind, list[Kept]]  # searched kinds: fetched jobs, kept as rows (see `RowKeeper`)
     records: dict[JobKind, list[dict[str, Any]]]  # the other kinds: fetched new or changed jobs
     listed: frozenset[str]  # ARNs of a full listing, fetched or not
+    seen: int = 0  # jobs this read saw
 
 
 def searched_kinds() -> list[JobKind]:
@@ -73,12 +74,8 @@ def read_region(
             )
     for kind in KINDS:
         if kind.reading is Reading.THROUGH_CHILDREN:
-            named = {item.tuning_job_arn for found in kept.values() for item in found.values()}
-            named |= {
-                str(record.get(str(kind.child_key)) or "") for found in records.values() for record in found
-            }
-            records[kind] = _launcher_records(
-                aws, region, plan, kind=kind, searched=searched[kind], named=named
+            records[kind] = _launchers(
+                aws, region, plan, kind=kind, kept=kept, records=records, searched=searched
             )
     listed_arns: frozenset[str] = frozenset()
     if plan.full:
@@ -89,6 +86,25 @@ def read_region(
         kept={kind: list(found.values()) for kind, found in kept.items()},
         records={kind: records[kind] for kind in KINDS if kind in records},
         listed=listed_arns,
+        seen=_seen(listed_arns, kept, records),
+    )
+
+
+def _seen(
+    listed: frozenset[str],
+    kept: Mapping[JobKind, Mapping[str, Kept]],
+    records: Mapping[JobKind, list[dict[str, Any]]],
+) -> int:
+    """How many jobs a read saw: listed (a full listing sees jobs it does not fetch again), or fetched and
+    usable as rows. Counted from the ARNs read, without building them again from the rows."""
+    return len(
+        listed.union(
+            *({arn for arn, item in found.items() if item.row} for found in kept.values()),
+            *(
+                {record[kind.arn_key] for record in usable_records(found, kind=kind)[0]}
+                for kind, found in records.items()
+            ),
+        )
     )
 
 
@@ -99,8 +115,13 @@ def _search_and_list(
     dict[JobKind, dict[str, dict[str, Any]]],
     dict[JobKind, dict[str, dict[str, Any]]],
 ]:
-    """Side by side: the Search of each searched kind (kept as rows, page by page), the Search of each
-    launcher kind and the listing of each kind listed on this plan, each by ARN."""
+    """Side by side: the Search of each searched kind (kept as rows, page by page), the listing of each
+    kind listed on this plan, and on a full or first listing the Search of each launcher kind, each by ARN.
+
+    An incremental read searches a launcher kind later, only when it must (see `read_region`): a launcher
+    counts through its children, whose records name it, so a region where no child changed and no launcher
+    is still running has nothing of the kind to read (one call fewer per account-region).
+    """
     full_since = None if plan.full else plan.since
     recent = datetime.now(UTC) - SEARCH_INDEX_LAG if plan.first else None
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -110,11 +131,9 @@ def _search_and_list(
             if kind.reading is Reading.SEARCH
         }
         searches = {
-            kind: pool.submit(
-                sagemaker.search_jobs, aws=aws, region=region, kind=kind, modified_after=full_since
-            )
+            kind: pool.submit(_searched, aws, region, kind, full_since)
             for kind in KINDS
-            if kind.reading is Reading.THROUGH_CHILDREN
+            if kind.reading is Reading.THROUGH_CHILDREN and (plan.full or plan.first)
         }
         listings = {
             kind: pool.submit(
@@ -124,10 +143,7 @@ def _search_and_list(
             if kind.reading is Reading.LIST_THEN_DESCRIBE or (kind.reading is Reading.SEARCH and plan.full)
         }
         kept = {kind: dict(found.result()) for kind, found in keeping.items()}
-        searched = {
-            kind: {record[kind.arn_key]: record for record in found.result()}
-            for kind, found in searches.items()
-        }
+        searched = {kind: found.result() for kind, found in searches.items()}
         return kept, searched, {kind: found.result() for kind, found in listings.items()}
 
 
@@ -146,6 +162,39 @@ def _search_kept(
     return sagemaker.search_jobs(aws=aws, region=region, kind=kind, modified_after=since, keep=keep)
 
 
+def _launchers(
+    aws: AwsSession,
+    region: str,
+    plan: RegionPlan,
+    *,
+    kind: JobKind,
+    kept: Mapping[JobKind, Mapping[str, Kept]],
+    records: Mapping[JobKind, list[dict[str, Any]]],
+    searched: dict[JobKind, dict[str, dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    """The records of the launchers of `kind` to store, from the children read (`kept`, `records`).
+
+    A full or first listing has searched them all already. An incremental read searches them only when a
+    child read names one (a new or changed training job of a tuning job) or when the history holds one
+    still running (it may have ended since, its children unchanged): a launcher is counted only through
+    its children, so a region where neither holds has no launcher of the kind to refresh.
+    """
+    named = {item.tuning_job_arn for found in kept.values() for item in found.values()}
+    named |= {str(record.get(str(kind.child_key)) or "") for found in records.values() for record in found}
+    named.discard("")
+    if kind not in searched and (named or plan.launchers_running):
+        searched[kind] = _searched(aws, region, kind, plan.since)
+    return _launcher_records(aws, region, plan, kind=kind, searched=searched.get(kind, {}), named=named)
+
+
+def _searched(
+    aws: AwsSession, region: str, kind: JobKind, since: datetime | None
+) -> dict[str, dict[str, Any]]:
+    """Search's records of `kind` changed since `since`, by ARN."""
+    found = sagemaker.search_jobs(aws=aws, region=region, kind=kind, modified_after=since)
+    return {record[kind.arn_key]: record for record in found}
+
+
 def _launcher_records(
     aws: AwsSession,
     region: str,
@@ -159,7 +208,7 @@ def _launcher_records(
     changed, and, whole from Describe, those that children name (`named`: ARNs) but neither Search nor the
     history has (its index lags)."""
     unknown = sorted(
-        {arn.rsplit("/", 1)[-1] for arn in named if arn and arn not in searched and arn not in plan.known}
+        {arn.rsplit("/", 1)[-1] for arn in named if arn not in searched and arn not in plan.known}
     )
     fetched = [
         record for arn, record in searched.items() if arn not in plan.known or _changed(record, plan.since)

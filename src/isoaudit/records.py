@@ -9,10 +9,20 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import pandas as pd
+import pyarrow as pa
 
 from isoaudit.aws.organizations import Account
 from isoaudit.job_kinds import NO_COMPUTE, JobKind
 from isoaudit.schema import ACCOUNTS, JOBS, conform, empty_frame
+
+_NO_JOBS = empty_frame(JOBS)
+
+
+def no_jobs() -> pd.DataFrame:
+    """An empty JOBS frame. Most account-regions of a re-run have no job to store, and building an empty
+    frame from the schema takes a millisecond of CPU, several times an account-region: one is built once
+    and shared (a shallow copy: pandas copies on write)."""
+    return _NO_JOBS.copy(deep=False)
 
 
 def usable_records(
@@ -66,7 +76,7 @@ def job_rows(
         job_row(record, kind=kind, account_id=account_id, region=region, seen_at=seen_at)
         for record in records
     ]
-    return _frame(pd.DataFrame(rows)) if rows else empty_frame(JOBS)
+    return _frame(pd.DataFrame(rows)) if rows else no_jobs()
 
 
 class Kept(NamedTuple):
@@ -82,14 +92,23 @@ class Kept(NamedTuple):
 _A_ROW = Kept(row=True, note="", tuning_job_arn="")
 
 
+# A long listing's rows are gathered into blocks of PAGES_PER_BLOCK pages as they arrive, allocated by the
+# system's allocator: thousands of 100-row tables, in Arrow's default pool (mimalloc, which keeps what is
+# freed), cost twice their data. Measured on 100,000 jobs: +99 MB while reading before, +50 MB now.
+_ROWS_POOL = pa.system_memory_pool()
+PAGES_PER_BLOCK = 64
+
+
 class RowKeeper:
-    """Turns each page of records into rows as it arrives (a small Arrow-backed table, a few hundred bytes
-    a job instead of the record's kilobytes), so that 462,178 records are never held at once."""
+    """Turns each page of records into rows as it arrives, kept as Arrow tables (a few hundred bytes a job
+    instead of the record's kilobytes, and no pandas frame per page), so that 462,178 records are never held
+    at once and their rows become one frame with a single copy."""
 
     def __init__(self, *, kind: JobKind, account_id: str, region: str, seen_at: datetime) -> None:
         self._where = {"kind": kind, "account_id": account_id, "region": region, "seen_at": seen_at}
         self.kind = kind
-        self._pages: list[pd.DataFrame] = []
+        self._blocks: list[pa.Table] = []  # pages gathered, PAGES_PER_BLOCK each
+        self._pages: list[pa.Table] = []  # pages not gathered yet
         self._lock = threading.Lock()  # the slices of a listing keep their pages from several threads
 
     def __call__(self, records: list[dict[str, Any]]) -> list[Kept]:
@@ -104,23 +123,34 @@ class RowKeeper:
             if not left_out:
                 rows.append(job_row(record, **self._where))
         if rows:
-            page = _frame(pd.DataFrame(rows))
+            page = _table(pd.DataFrame(rows))
             with self._lock:
                 self._pages.append(page)
+                if len(self._pages) >= PAGES_PER_BLOCK:
+                    pages, self._pages = self._pages, []
+                    self._blocks.append(pa.concat_tables(pages).combine_chunks(memory_pool=_ROWS_POOL))
         return kept
 
     def frame(self, kept: Iterable[Kept]) -> tuple[pd.DataFrame, list[str]]:
-        """The JOBS rows of every page kept (each job once), and the notes of the records left out."""
+        """The JOBS rows of every page kept (each job once, its last record), and the notes of the records
+        left out."""
         notes = [item.note for item in kept if not item.row]
         with self._lock:
-            pages, self._pages = self._pages, []
-        if not pages:
-            return empty_frame(JOBS), notes
-        rows = pd.concat(pages, ignore_index=True).drop_duplicates("job_arn", keep="last")
-        return rows.reset_index(drop=True), notes
+            tables, self._blocks, self._pages = [*self._blocks, *self._pages], [], []
+        if not tables:
+            return no_jobs(), notes
+        table = pa.concat_tables(tables)  # the blocks' buffers, not copied
+        del tables
+        # Slices of a listing share their edges: a job read twice keeps its last record.
+        twice = pd.Series(table.column("job_arn").to_numpy(zero_copy_only=False)).duplicated(keep="last")
+        if twice.any():
+            table = table.filter(pa.array(~twice.to_numpy()))
+        del twice
+        return _to_frame(table), notes
 
 
-def _frame(frame: pd.DataFrame) -> pd.DataFrame:
+def _table(frame: pd.DataFrame) -> pa.Table:
+    """Rows as JOBS typed them, as an Arrow table (`conform` without its conversion back to pandas)."""
     for column in (
         "creation_time",
         "start_time",
@@ -130,7 +160,16 @@ def _frame(frame: pd.DataFrame) -> pd.DataFrame:
         "last_seen",
     ):
         frame[column] = pd.to_datetime(frame[column], utc=True)
-    return conform(frame, JOBS)
+    return pa.Table.from_pandas(frame[JOBS.names], schema=JOBS, preserve_index=False)
+
+
+def _to_frame(table: pa.Table) -> pd.DataFrame:
+    # As `conform` converts: pandas metadata ignored, so every frame gets the same dtypes.
+    return table.to_pandas(ignore_metadata=True, memory_pool=_ROWS_POOL)
+
+
+def _frame(frame: pd.DataFrame) -> pd.DataFrame:
+    return _to_frame(_table(frame))
 
 
 def accounts_frame(accounts: Sequence[Account]) -> pd.DataFrame:
