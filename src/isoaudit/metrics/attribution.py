@@ -263,11 +263,18 @@ def _name_stems(
     """Each job's family as its name gives it: the name without the SDK timestamp, else the tuning job's
     name, else the name. Codes (in order of first appearance) and the distinct stems (large strings);
     `names` and `tuning` as _text gives them."""
-    # Batch by batch, so that the intermediate arrays of only one batch are held besides the stems.
+    # Batch by batch, each batch's stems dictionary-encoded at once, so that only one batch's stems and
+    # intermediate arrays are held at a time besides the codes; unifying the dictionaries keeps the first
+    # batch's and appends the new stems of each next one: codes stay in order of first appearance.
     batches = pa.Table.from_arrays([names, tuning], names=["name", "tuning"]).to_batches()
-    stems = pa.chunked_array([_batch_stems(*batch.columns) for batch in batches], type=pa.large_binary())
-    found, distinct = _factorize(stems)
-    return found, distinct.cast(pa.large_string())
+    encoded = pa.chunked_array(
+        [_batch_stems(*batch.columns).dictionary_encode() for batch in batches],
+        type=pa.dictionary(pa.int32(), pa.large_binary()),
+    ).unify_dictionaries()
+    if not encoded.num_chunks:
+        return np.zeros(0, dtype=np.int32), pa.array([], type=pa.large_string())
+    found = np.concatenate([chunk.indices.to_numpy() for chunk in encoded.chunks])
+    return found, encoded.chunk(encoded.num_chunks - 1).dictionary.cast(pa.large_string())
 
 
 def _batch_stems(names: pa.Array, tuning: pa.Array) -> pa.Array:
@@ -304,19 +311,6 @@ def _family_codes(
     categories = pd.Index(pd.array(stems, dtype=str)).append(pd.Index(tag_only, dtype=str))
     tag_family = _lookup([position[value] if value else -1 for value in tagged], tag_codes)
     return np.where(tag_family >= 0, tag_family, stem_codes), categories
-
-
-def _factorize(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
-    """pd.factorize for Arrow values without nulls (codes in order of first appearance), without
-    converting them to pandas first."""
-    encoded = values.dictionary_encode()  # 32-bit indices
-    if isinstance(encoded, pa.Array):
-        return encoded.indices.to_numpy(), encoded.dictionary
-    # The chunks share one dictionary: Arrow encodes them with one table of distinct values.
-    if not encoded.num_chunks:
-        return np.zeros(0, dtype=np.int32), pa.array([], type=values.type)
-    indices = [chunk.indices.to_numpy() for chunk in encoded.chunks]
-    return np.concatenate(indices), encoded.chunk(encoded.num_chunks - 1).dictionary
 
 
 def _suffix_words() -> dict[str, np.ndarray]:

@@ -284,7 +284,8 @@ def _active(
 def _labels(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Codes from 0 and their labels as text; a missing value is the label ""."""
     found, distinct = codes(values)
-    return found + 1, ["", *distinct.astype(str)]
+    found += 1  # codes() gives a fresh array
+    return found, ["", *distinct.astype(str)]
 
 
 def _dormant_episodes(spans: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
