@@ -606,6 +606,42 @@ def _assert_same_tables(found: KpiTables, expected: KpiTables) -> None:
     pd.testing.assert_frame_equal(found.facts[derived].astype(texts), expected.facts[derived].astype(texts))
 
 
+def store_step(paths: dict[str, Path]) -> dict[str, float]:
+    """The store step in this process, which must be fresh (`in_child`), on local Parquet (the lake's code
+    writes through awswrangler to S3; the emulator would hold gigabytes of objects here): read the history
+    (every job created before the report week), merge this run's rows (the jobs created in the report
+    week, read beforehand: the collection hands them over) with isoaudit.merge as audit.store does, find
+    the changed rows and write the creation months they touch, partitioned as the lake is. Its peak is
+    the process's peak RSS minus its RSS before the history is read."""
+    import tempfile
+
+    from isoaudit.aws.lake import MONTH_FORMAT, creation_months
+    from isoaudit.aws.lake_files import PARTITION_COLUMN
+    from isoaudit.merge import changed_rows, merge_history
+
+    week = week_start(last_complete_week(GENERATED_AT))
+    fresh = conform(pd.read_parquet(paths["jobs"], filters=[("creation_time", ">=", week)]), JOBS)
+    gc.collect()
+    before = rss_mb()
+    started = time.perf_counter()
+    history = conform(pd.read_parquet(paths["jobs"], filters=[("creation_time", "<", week)]), JOBS)
+    jobs = merge_history(history=history, fresh=fresh, fully_listed=[], listed=frozenset())
+    months = creation_months(changed_rows(before=history, after=jobs))
+    del history
+    month = jobs["creation_time"].dt.strftime(MONTH_FORMAT)
+    written = jobs.loc[month.isin(months)].assign(**{PARTITION_COLUMN: month})
+    with tempfile.TemporaryDirectory() as lake:
+        written.to_parquet(lake, partition_cols=[PARTITION_COLUMN], compression="snappy", index=False)
+    return {
+        "rows": len(jobs),
+        "fresh_rows": len(fresh),
+        "written_rows": len(written),
+        "months_written": len(months),
+        "seconds": time.perf_counter() - started,
+        "peak_mb": peak_rss_mb() - before,
+    }
+
+
 def in_child(*arguments: str) -> dict[str, float]:
     """Run this file with `arguments` in a fresh Python process; the JSON object it prints last."""
     done = subprocess.run([sys.executable, __file__, *arguments], check=True, capture_output=True, text=True)
@@ -639,6 +675,9 @@ def main() -> None:
     parser.add_argument(
         "--large-rows", type=int, default=LARGE_ROWS, help="jobs of the second KPI step (0: none)"
     )
+    parser.add_argument(
+        "--kpi-only", action="store_true", help="the KPI step and the timing alone (no store step, one size)"
+    )
     parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--step", choices=["kpi", "kpi-every-column", "store"], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -648,22 +687,35 @@ def main() -> None:
         generate(rows=args.rows)
         return
     if args.step:  # one measure in this fresh process: its JSON object on the last line
-        found = kpi_step(paths, config=config, every_column=args.step == "kpi-every-column")
+        if args.step == "store":
+            found = store_step(paths)
+        else:
+            found = kpi_step(paths, config=config, every_column=args.step == "kpi-every-column")
         print(json.dumps(found))
         return
     ensure_data(args.rows)
+    # The steps first, each in a fresh process, before this one holds the jobs.
+    print("KPI step (and with every column, store step): each in a fresh process...", flush=True)
+    kinds = ("kpi",) if args.kpi_only else ("kpi", "kpi-every-column", "store")
+    steps = {step: in_child("--rows", str(args.rows), "--step", step) for step in kinds}
+    if args.large_rows and not args.kpi_only:
+        ensure_data(args.large_rows)
+        print(f"KPI step over {args.large_rows:,} jobs...", flush=True)
+        steps["large"] = in_child("--rows", str(args.large_rows), "--step", "kpi")
+    timing = measure_times(paths, config=config, repeats=args.repeats)
+    print()
+    report(steps, timing)
+
+
+def measure_times(paths: dict[str, Path], *, config: AuditConfig, repeats: int) -> dict[str, float]:
+    """Reading the KPI columns against kpi_tables over the whole jobs table as the weekly run holds it,
+    interleaved; the medians, and the organization's figures printed."""
     jobs, accounts, coverage = load(paths)
     check_kpi_columns(jobs, accounts, coverage, config=config, sample=200_000)
-    loaded_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
     reads, computes = [], []
-    for _ in range(args.repeats):
-        reads.append(timed(lambda: read_kpi_columns(paths["jobs"])))
+    for _ in range(repeats):
+        reads.append(timed(lambda: pd.read_parquet(paths["jobs"], columns=KPI_COLUMNS)))
         computes.append(timed(lambda: compute(jobs, accounts, coverage, config=config)))
-    read_seconds = statistics.median(reads)
-    compute_seconds = statistics.median(computes)
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
     tables = compute(jobs, accounts, coverage, config=config)
     org = tables.kpis.loc[
         (tables.kpis["scope"] == "org") & (tables.kpis["week"] == last_complete_week(GENERATED_AT))
@@ -684,23 +736,76 @@ def main() -> None:
         f"exposed ${org['exposed_spend_usd']:,.0f} ({org['isolated_spend_share']:.1f} % isolated), "
         f"dependency failures ${org['dependency_failure_spend_usd']:,.0f}, {org['unpriced_jobs']:,} unpriced"
     )
-    print(f"read {len(KPI_COLUMNS)} of {len(JOBS.names)} columns      median {read_seconds:.2f} s  "
-          f"({', '.join(f'{value:.2f}' for value in reads)})")  # fmt: skip
-    print(f"compute every KPI (kpi_tables)  median {compute_seconds:.2f} s  "
-          f"({', '.join(f'{value:.2f}' for value in computes)})")  # fmt: skip
-    print(f"compute / read                  {compute_seconds / read_seconds:.2f}  (goal: at most 2)")
-    print(f"peak RSS                        {peak_rss_mb:,.0f} MB  ({loaded_rss:,.0f} MB once loaded)")
+    return {
+        "rows": len(jobs),
+        "reads": reads,
+        "computes": computes,
+        "read": statistics.median(reads),
+        "compute": statistics.median(computes),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def report(steps: dict[str, dict[str, float]], timing: dict[str, float]) -> None:
+    """The figures, then one JSON object on the last line."""
+    kpi = steps["kpi"]
+    read, compute_ = timing["read"], timing["compute"]
+    print(f"read {len(KPI_COLUMNS)} of {len(JOBS.names)} columns      median {read:.2f} s  "
+          f"({', '.join(f'{value:.2f}' for value in timing['reads'])})")  # fmt: skip
+    print(f"compute every KPI (kpi_tables)  median {compute_:.2f} s  "
+          f"({', '.join(f'{value:.2f}' for value in timing['computes'])})")  # fmt: skip
+    print(f"compute / read                  {compute_ / read:.2f}  (goal: at most 1.5)")
     print(
-        json.dumps(
-            {
-                "rows": len(jobs),
-                "compute_seconds": round(compute_seconds, 3),
-                "read_seconds": round(read_seconds, 3),
-                "compute_over_read": round(compute_seconds / read_seconds, 2),
-                "peak_rss_mb": round(peak_rss_mb),
-            }
-        )
+        f"KPI step (fresh process: read the KPI columns, kpi_tables; peak RSS minus RSS before the read):\n"
+        f"  Arrow size of the columns read {kpi['arrow_mb']:,.0f} MB ({kpi['dictionary_arrow_mb']:,.0f} MB "
+        f"as read, dictionary-encoded)\n"
+        f"  peak                           {kpi['peak_mb']:,.0f} MB = {kpi['peak_mb'] / kpi['arrow_mb']:.2f} x "
+        f"the Arrow size (goal: at most 2); {kpi['peak_mb'] / kpi['rows'] * 1e6:,.0f} MB per million jobs"
     )
+    figures = {
+        "rows": timing["rows"],
+        "compute_seconds": round(compute_, 3),
+        "read_seconds": round(read, 3),
+        "compute_over_read": round(compute_ / read, 2),
+        "kpi_compute_over_read": round(compute_ / read, 2),
+        "peak_rss_mb": round(timing["peak_rss_mb"]),
+        "arrow_mb": round(kpi["arrow_mb"]),
+        "kpi_peak_mb": round(kpi["peak_mb"]),
+        "kpi_peak_over_arrow": round(kpi["peak_mb"] / kpi["arrow_mb"], 2),
+        f"kpi_mb_per_million_{kpi['rows'] // 1_000_000}m": round(kpi["peak_mb"] / kpi["rows"] * 1e6),
+    }
+    if "kpi-every-column" in steps:
+        every = steps["kpi-every-column"]
+        print(
+            f"  every JOBS column read         {every['arrow_mb']:,.0f} MB Arrow, peak "
+            f"{every['peak_mb']:,.0f} MB = {every['peak_mb'] / every['arrow_mb']:.2f} x"
+        )
+        figures |= {
+            "every_column_arrow_mb": round(every["arrow_mb"]),
+            "every_column_peak_mb": round(every["peak_mb"]),
+        }
+    if "large" in steps:
+        large = steps["large"]
+        per_million = large["peak_mb"] / large["rows"] * 1e6
+        slope = (large["peak_mb"] - kpi["peak_mb"]) / (large["rows"] - kpi["rows"]) * 1e6
+        print(
+            f"  over {large['rows']:,} jobs: Arrow {large['arrow_mb']:,.0f} MB, peak {large['peak_mb']:,.0f} MB "
+            f"= {large['peak_mb'] / large['arrow_mb']:.2f} x; {per_million:,.0f} MB per million jobs "
+            f"(slope between the two sizes: {slope:,.0f} MB per million)"
+        )
+        figures[f"kpi_mb_per_million_{large['rows'] // 1_000_000}m"] = round(per_million)
+        figures["kpi_slope_mb_per_million"] = round(slope)
+    if "store" in steps:
+        store = steps["store"]
+        print(
+            f"store step (local Parquet: read the history, merge the week's {store['fresh_rows']:,} jobs, write "
+            f"{store['months_written']} changed month(s), {store['written_rows']:,} rows): "
+            f"{store['seconds']:.1f} s, peak {store['peak_mb']:,.0f} MB "
+            f"({store['peak_mb'] / store['rows'] * 1e6:,.0f} MB per million jobs)"
+        )
+        figures |= {"store_seconds": round(store["seconds"], 1), "store_peak_mb": round(store["peak_mb"])}
+    print(f"peak RSS of this process        {timing['peak_rss_mb']:,.0f} MB (holds every column of the jobs)")
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -551,11 +551,26 @@ def many_accounts(accounts: int, concurrencies: tuple[int, ...]) -> list[dict[st
     return results
 
 
+def kpi_figures() -> dict[str, float]:
+    """The KPI step's memory and speed over bench/metrics.py's 5,000,000 jobs: that bench, in a process of
+    its own, without its store step and second size (`--kpi-only`); its output shown, its JSON read."""
+    print("\nKPI memory and speed (bench/metrics.py --kpi-only)", flush=True)
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("metrics.py")), "--kpi-only"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    print(done.stdout.rstrip())
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    return {name: found[name] for name in ("kpi_peak_over_arrow", "kpi_compute_over_read")}
+
+
 def main() -> None:
-    """Every part by default; SCALE_PARTS=lake,many,large picks some (for development)."""
+    """Every part by default; SCALE_PARTS=lake,many,large,kpi picks some (for development)."""
     import tempfile
 
-    parts = os.environ.get("SCALE_PARTS", "lake,many,large").split(",")
+    parts = os.environ.get("SCALE_PARTS", "lake,many,large,kpi").split(",")
     figures: dict[str, float] = {}
     if "lake" in parts:
         with tempfile.TemporaryDirectory() as reports:
@@ -569,6 +584,8 @@ def main() -> None:
         figures["many_accounts_wall_over_bound"] = round(max(run["wall"] / run["bound"] for run in many), 2)
     if "large" in parts:
         figures |= large_region()
+    if "kpi" in parts:
+        figures |= kpi_figures()
     print(json.dumps(figures))
     sys.stdout.flush()
 

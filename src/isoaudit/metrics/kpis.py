@@ -136,7 +136,9 @@ class _Counted:
     weeks: list[str]
     matrix: np.ndarray  # classes x predicates
     predicates: list[str]
-    amounts: dict[str, np.ndarray]  # per SUM measure: its per-run amount (float64)
+    # Per JOB_FACTS column a SUM measure adds up: its per-run amount (float64). Measures summing the same
+    # column over different predicates share it: one weighted bincount per column, not per measure.
+    amounts: dict[str, np.ndarray]
 
     @classmethod
     def of(cls, facts: pd.DataFrame, weeks: list[str]) -> _Counted:
@@ -154,7 +156,7 @@ class _Counted:
         week *= len(matrix)
         week += job_class
         amounts = {
-            measure.name: facts[str(measure.amount)].to_numpy(dtype=np.float64, na_value=0.0)
+            str(measure.amount): facts[str(measure.amount)].to_numpy(dtype=np.float64, na_value=0.0)
             for measure in of_kind(Kind.SUM)
         }
         return cls(week_class=week, weeks=weeks, matrix=matrix, predicates=predicates, amounts=amounts)
@@ -192,7 +194,7 @@ class _Counted:
             for measure in of_kind(Kind.COUNT)
         }
         measures |= {
-            measure.name: sums[measure.name][kept] * matches[:, column_of[str(measure.predicate)]]
+            measure.name: sums[str(measure.amount)][kept] * matches[:, column_of[str(measure.predicate)]]
             for measure in of_kind(Kind.SUM)
         }
         index = pd.MultiIndex.from_arrays(
