@@ -55,11 +55,16 @@ def job_facts(
         who = _attribution(tags, accounts_, accounts, config=config)
         compliant, posture = _posture(jobs)
         regions = codes(jobs["region"])
+        region = pd.Categorical.from_codes(regions[0], categories=regions[1])
         job_kind = pd.Categorical(jobs["job_kind"])
         week = week_labels(jobs["creation_time"])
         failed = (jobs["status"] == "Failed").to_numpy(dtype=bool)
         failure_class = classify_failures(jobs["failure_reason"], failed=failed)
-        compute_hours, spend = job_money(jobs, rates or Rates(listed={}, negotiated=config.negotiated_rates))
+        # Given the categoricals already made, so that money reads their codes instead of the texts again.
+        compute_hours, spend = job_money(
+            jobs.assign(region=region, job_kind=job_kind),
+            rates or Rates(listed={}, negotiated=config.negotiated_rates),
+        )
         family_codes, family = _families(*stems.result(), tags, tag_key=config.family_tag_key)
     history = runs_history(  # stage 4
         account=accounts_[0],
@@ -71,7 +76,7 @@ def job_facts(
     )
     facts = jobs.assign(
         account_id=pd.Categorical.from_codes(accounts_[0], categories=accounts_[1]),
-        region=pd.Categorical.from_codes(regions[0], categories=regions[1]),
+        region=region,
         job_kind=job_kind,
         team=who.team,
         environment=who.environment,
