@@ -1,19 +1,24 @@
-"""Benchmark: computing every KPI of a large organization, against reading the data it needs.
+"""Benchmark: computing every KPI of a large organization, against reading the data it needs, and the memory
+of the KPI and store steps.
 
 Builds (once, cached as Parquet in bench/.data/) 5 million synthetic JOBS rows shaped like a real
 organization: hundreds of accounts in 2-4 regions each, thousands of families (SDK-suffixed names, pipeline
 tags, tuning children, hand-named jobs), about twenty teams, a mix of isolation and VPC postures with
-remediations and relapses, about 10% failed jobs with a handful of failure reasons, 30 weeks of history.
-Then measures in one process, interleaved (read, compute, read, compute, ...) so that the noise of a shared
-machine hits both alike, and reports the medians:
+remediations and relapses, about 10% failed jobs with a handful of failure reasons, 30 weeks of history
+(and 20 million for the second size of the memory slope). Then measures:
 
 - read: reading from the Parquet file only the JOBS columns the KPIs depend on (KPI_COLUMNS);
 - compute: `kpi_tables`, i.e. what the weekly run computes (audit.analyse): the job facts (with each job's
   compute hours and spend at list prices), the weekly KPIs of the 12 trend weeks and the week before (the
-  money measures included), and the exposure episodes (with their exposed spend);
-- peak RSS of the process (ru_maxrss), which holds the whole JOBS table as the weekly run does.
+  money measures included), and the exposure episodes (with their exposed spend), over the whole jobs
+  table as the weekly run holds it; read and compute interleaved (read, compute, read, ...) so that the
+  noise of a shared machine hits both alike, and their medians compared;
+- the KPI step (kpi_step), in a fresh process: read the KPI columns, compute; its peak RSS minus its RSS
+  before the read, against the Arrow size of the columns read; at 5 and 20 million jobs;
+- the store step (store_step), in a fresh process: read the history, merge the week's jobs, write the
+  changed months, on local Parquet.
 
-The last line is one JSON object: rows, compute_seconds, read_seconds, compute_over_read, peak_rss_mb.
+The last line is one JSON object (bench/README.md lists its fields).
 """
 
 from __future__ import annotations
