@@ -136,9 +136,7 @@ class _Counted:
     weeks: list[str]
     matrix: np.ndarray  # classes x predicates
     predicates: list[str]
-    # Per JOB_FACTS column a SUM measure adds up: its per-run amount (float64). Measures summing the same
-    # column over different predicates share it: one weighted bincount per column, not per measure.
-    amounts: dict[str, np.ndarray]
+    amounts: dict[str, np.ndarray]  # per column summed (float64): one weighted count each, not per measure
 
     @classmethod
     def of(cls, facts: pd.DataFrame, weeks: list[str]) -> _Counted:
