@@ -1,19 +1,24 @@
-"""Benchmark: computing every KPI of a large organization, against reading the data it needs.
+"""Benchmark: computing every KPI of a large organization, against reading the data it needs, and the memory
+of the KPI and store steps.
 
 Builds (once, cached as Parquet in bench/.data/) 5 million synthetic JOBS rows shaped like a real
 organization: hundreds of accounts in 2-4 regions each, thousands of families (SDK-suffixed names, pipeline
 tags, tuning children, hand-named jobs), about twenty teams, a mix of isolation and VPC postures with
-remediations and relapses, about 10% failed jobs with a handful of failure reasons, 30 weeks of history.
-Then measures in one process, interleaved (read, compute, read, compute, ...) so that the noise of a shared
-machine hits both alike, and reports the medians:
+remediations and relapses, about 10% failed jobs with a handful of failure reasons, 30 weeks of history
+(and 20 million for the second size of the memory slope). Then measures:
 
 - read: reading from the Parquet file only the JOBS columns the KPIs depend on (KPI_COLUMNS);
 - compute: `kpi_tables`, i.e. what the weekly run computes (audit.analyse): the job facts (with each job's
   compute hours and spend at list prices), the weekly KPIs of the 12 trend weeks and the week before (the
-  money measures included), and the exposure episodes (with their exposed spend);
-- peak RSS of the process (ru_maxrss), which holds the whole JOBS table as the weekly run does.
+  money measures included), and the exposure episodes (with their exposed spend), over the whole jobs
+  table as the weekly run holds it; read and compute interleaved (read, compute, read, ...) so that the
+  noise of a shared machine hits both alike, and their medians compared;
+- the KPI step (kpi_step), in a fresh process: read the KPI columns, compute; its peak RSS minus its RSS
+  before the read, against the Arrow size of the columns read; at 5 and 20 million jobs;
+- the store step (store_step), in a fresh process: read the history, merge the week's jobs, write the
+  changed months, on local Parquet.
 
-The last line is one JSON object: rows, compute_seconds, read_seconds, compute_over_read, peak_rss_mb.
+The last line is one JSON object (bench/README.md lists its fields).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -41,6 +47,8 @@ from isoaudit.metrics.weeks import last_complete_week, week_of, week_start
 from isoaudit.schema import ACCOUNTS, COVERAGE, JOBS, PRICES, conform
 
 ROWS = 5_000_000
+LARGE_ROWS = 20_000_000  # the second size of the memory slope
+CHUNK_ROWS = 5_000_000
 REPEATS = 3
 SEED = 20261123
 # Bump when the generator changes: the cached files carry it in their names, so stale data is never read.
@@ -76,6 +84,12 @@ KPI_COLUMNS = [
     "billable_seconds",
     "warm_pool_seconds",
 ]
+# KPI_COLUMNS of few distinct texts, read dictionary-encoded by the KPI step (job and tuning job names
+# are nearly all distinct: read plain).
+DICTIONARY_COLUMNS = [
+    "job_kind", "account_id", "region", "status", "failure_reason", "vpc_subnet_ids", "tags_json",
+    "instance_groups_json",
+]  # fmt: skip
 # Instance types of the synthetic jobs and their us-east-1 list price per hour (other regions x1.1);
 # ml.trn1.32xlarge has no price: its jobs are unpriced.
 INSTANCE_PRICES = {
@@ -83,6 +97,7 @@ INSTANCE_PRICES = {
     "ml.g5.2xlarge": 1.515, "ml.g5.12xlarge": 7.09, "ml.p3.2xlarge": 3.825, "ml.p4d.24xlarge": 37.688,
 }  # fmt: skip
 UNPRICED_TYPE = "ml.trn1.32xlarge"
+TEAM_MAPPING = {"/Research": "research", "/Sandbox": "data-eng"}
 # (weight for isolated jobs, weight for the others, reason): isolated jobs fail for missing packages and
 # blocked downloads far more often, as in real organizations.
 FAILURE_REASONS = (
@@ -114,24 +129,44 @@ def data_paths(*, rows: int) -> dict[str, Path]:
 
 
 def generate(*, rows: int) -> None:
-    """Write the three tables to bench/.data/ (temporary names first, so an interrupted run leaves none)."""
+    """Write the three tables to bench/.data/ (temporary names first, so an interrupted run leaves none).
+
+    Past CHUNK_ROWS jobs, in parts of at most CHUNK_ROWS (the generator holds about 1.5 GB per million
+    jobs): the first part is the organization of CHUNK_ROWS jobs itself, each further part adds as many
+    jobs of FAMILY_COUNT new families (its own random stream) over the same accounts and weeks, so the
+    organization grows as a real one does. Each part is sorted by creation time, the whole is not (as
+    the weekly run holds the jobs: merge_history sorts by account and region)."""
     rng = np.random.default_rng(SEED)
     accounts = _accounts(rng)
     account_regions, region_counts = _account_regions(rng)
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    paths = data_paths(rows=rows)
+    partial = paths["jobs"].with_suffix(".partial")
+    with pq.ParquetWriter(partial, JOBS) as writer:
+        for part, first in enumerate(range(0, rows, CHUNK_ROWS)):
+            writer.write_table(
+                _jobs(
+                    rng if part == 0 else np.random.default_rng([SEED, part]),
+                    rows=min(CHUNK_ROWS, rows - first),
+                    accounts=accounts,
+                    regions=account_regions,
+                    counts=region_counts,
+                    first_family=part * FAMILY_COUNT,
+                )
+            )
+    partial.replace(paths["jobs"])
     tables = {
         "accounts": pa.Table.from_pandas(accounts, schema=ACCOUNTS, preserve_index=False),
-        "jobs": _jobs(rng, rows=rows, accounts=accounts, regions=account_regions, counts=region_counts),
         "coverage": pa.Table.from_pandas(
             _coverage(rng, accounts=accounts, regions=account_regions, counts=region_counts),
             schema=COVERAGE,
             preserve_index=False,
         ),
     }
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-    for table, path in data_paths(rows=rows).items():
-        partial = path.with_suffix(".partial")
-        pq.write_table(tables[table], partial)
-        partial.replace(path)
+    for table, frame in tables.items():
+        partial = paths[table].with_suffix(".partial")
+        pq.write_table(frame, partial)
+        partial.replace(paths[table])
 
 
 def _accounts(rng: np.random.Generator) -> pd.DataFrame:
@@ -170,7 +205,13 @@ def _account_regions(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _jobs(
-    rng: np.random.Generator, *, rows: int, accounts: pd.DataFrame, regions: np.ndarray, counts: np.ndarray
+    rng: np.random.Generator,
+    *,
+    rows: int,
+    accounts: pd.DataFrame,
+    regions: np.ndarray,
+    counts: np.ndarray,
+    first_family: int = 0,
 ) -> pa.Table:
     """JOBS rows, built per family (thousands: Python is fine) then per job with whole-array operations."""
     history_start = (GENERATED_AT.value // 1000) - HISTORY_WEEKS * _WEEK_US
@@ -185,7 +226,8 @@ def _jobs(
     words = ("xgb", "bert", "resnet", "churn", "ctr", "fraud", "demand", "llm", "asr", "ranker", "embed",
              "tabular", "vit", "gbm", "seq2seq", "detector")  # fmt: skip
     base = [
-        f"{words[n % len(words)]}-{words[(n // len(words)) % len(words)]}-{n}" for n in range(FAMILY_COUNT)
+        f"{words[n % len(words)]}-{words[(n // len(words)) % len(words)]}-{n}"
+        for n in range(first_family, first_family + FAMILY_COUNT)
     ]
     processing = (kind == 0) & (rng.random(FAMILY_COUNT) < 0.12)
     in_vpc = rng.random(FAMILY_COUNT) < 0.4
@@ -480,6 +522,151 @@ def check_kpi_columns(
     pd.testing.assert_frame_equal(actual.facts[derived], expected.facts[derived])
 
 
+def rss_mb() -> float:
+    """This process's resident memory now, in MB (Linux)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def read_kpi_columns(path: Path, *, dictionaries: bool = False) -> pd.DataFrame:
+    """The KPI_COLUMNS of the jobs from Parquet. Each Arrow column is released as soon as it is converted
+    (pyarrow's self_destruct), then the decoding buffers Arrow's memory pool keeps for reuse are handed
+    back: the frame's own size, not twice it, is what reading leaves behind. With `dictionaries`, the
+    DICTIONARY_COLUMNS are read dictionary-encoded: categoricals, each distinct text held once."""
+    jobs = pd.read_parquet(
+        path,
+        columns=KPI_COLUMNS,
+        read_dictionary=DICTIONARY_COLUMNS if dictionaries else None,
+        to_pandas_kwargs={"self_destruct": True, "split_blocks": True},
+    )
+    pa.default_memory_pool().release_unused()
+    return jobs
+
+
+def kpi_step(
+    paths: dict[str, Path], *, config: AuditConfig, every_column: bool, check: bool = True
+) -> dict[str, float]:
+    """The KPI step in this process, which must be fresh (`in_child`): read the jobs from Parquet, then
+    kpi_tables. Its peak is the process's peak RSS during the read and the computation minus its RSS just
+    before the read (imports done, accounts and coverage loaded): all that reading and computing add.
+
+    Without `every_column`: the KPI_COLUMNS, the columns the KPIs depend on, the DICTIONARY_COLUMNS among
+    them dictionary-encoded; the other JOBS columns, which only pass through to JOB_FACTS, are given
+    empty (Arrow nulls: no memory; check_kpi_columns proves they change no KPI). Then the same tables are
+    computed from a plain read and compared (unless not `check`): the dictionary read changes no number.
+    With `every_column`:
+    every JOBS column, conformed, as the weekly run holds the jobs.
+
+    `arrow_mb` is the Arrow size (nbytes) of the columns read as plain Arrow arrays (the data);
+    `dictionary_arrow_mb` the same read dictionary-encoded."""
+    columns = KPI_COLUMNS if not every_column else JOBS.names
+    accounts = conform(pd.read_parquet(paths["accounts"]), ACCOUNTS)
+    coverage = conform(pd.read_parquet(paths["coverage"]), COVERAGE)
+    gc.collect()
+    before = rss_mb()
+    started = time.perf_counter()
+    jobs = (
+        conform(pd.read_parquet(paths["jobs"]), JOBS)
+        if every_column
+        else _with_absent_columns(read_kpi_columns(paths["jobs"], dictionaries=True))
+    )
+    tables = compute(jobs, accounts, coverage, config=config)
+    seconds = time.perf_counter() - started
+    peak = peak_rss_mb() - before
+    rows = len(jobs)
+    del jobs
+    if check and not every_column:
+        plain = compute(
+            _with_absent_columns(read_kpi_columns(paths["jobs"])), accounts, coverage, config=config
+        )
+        _assert_same_tables(tables, plain)
+    del tables
+    return {
+        "rows": rows,
+        "arrow_mb": pq.read_table(paths["jobs"], columns=columns).nbytes / 2**20,
+        "dictionary_arrow_mb": pq.read_table(
+            paths["jobs"], columns=columns, read_dictionary=DICTIONARY_COLUMNS
+        ).nbytes
+        / 2**20,
+        "peak_mb": peak,
+        "seconds": seconds,
+    }
+
+
+def _with_absent_columns(jobs: pd.DataFrame) -> pd.DataFrame:
+    """`jobs` with the JOBS columns it lacks, empty (Arrow nulls: no memory)."""
+    absent = pd.arrays.ArrowExtensionArray(pa.nulls(len(jobs)))
+    return jobs.assign(**{name: absent for name in JOBS.names if name not in jobs.columns})
+
+
+def _assert_same_tables(found: KpiTables, expected: KpiTables) -> None:
+    """The same KPIs, episodes and derived job facts (categoricals compared by their texts: the order of
+    categories follows the read)."""
+    pd.testing.assert_frame_equal(found.kpis, expected.kpis)
+    pd.testing.assert_frame_equal(found.episodes, expected.episodes)
+    derived = [name for name in found.facts.columns if name not in JOBS.names]
+    texts = {name: str for name in derived if isinstance(found.facts[name].dtype, pd.CategoricalDtype)}
+    pd.testing.assert_frame_equal(found.facts[derived].astype(texts), expected.facts[derived].astype(texts))
+
+
+def store_step(paths: dict[str, Path]) -> dict[str, float]:
+    """The store step in this process, which must be fresh (`in_child`), on local Parquet (the lake's code
+    writes through awswrangler to S3; the emulator would hold gigabytes of objects here): read the history
+    (every job created before the report week), merge this run's rows (the jobs created in the report
+    week, read beforehand: the collection hands them over) with isoaudit.merge as audit.store does, find
+    the changed rows and write the creation months they touch, partitioned as the lake is. Its peak is
+    the process's peak RSS minus its RSS before the history is read."""
+    import tempfile
+
+    from isoaudit.aws.lake import MONTH_FORMAT, creation_months
+    from isoaudit.aws.lake_files import PARTITION_COLUMN
+    from isoaudit.merge import changed_rows, merge_history
+
+    week = week_start(last_complete_week(GENERATED_AT))
+    fresh = conform(pd.read_parquet(paths["jobs"], filters=[("creation_time", ">=", week)]), JOBS)
+    gc.collect()
+    before = rss_mb()
+    started = time.perf_counter()
+    history = conform(pd.read_parquet(paths["jobs"], filters=[("creation_time", "<", week)]), JOBS)
+    jobs = merge_history(history=history, fresh=fresh, fully_listed=[], listed=frozenset())
+    months = creation_months(changed_rows(before=history, after=jobs))
+    del history
+    month = jobs["creation_time"].dt.strftime(MONTH_FORMAT)
+    written = jobs.loc[month.isin(months)].assign(**{PARTITION_COLUMN: month})
+    with tempfile.TemporaryDirectory() as lake:
+        written.to_parquet(lake, partition_cols=[PARTITION_COLUMN], compression="snappy", index=False)
+    return {
+        "rows": len(jobs),
+        "fresh_rows": len(fresh),
+        "written_rows": len(written),
+        "months_written": len(months),
+        "seconds": time.perf_counter() - started,
+        "peak_mb": peak_rss_mb() - before,
+    }
+
+
+def in_child(*arguments: str) -> dict[str, float]:
+    """Run this file with `arguments` in a fresh Python process; the JSON object it prints last."""
+    done = subprocess.run([sys.executable, __file__, *arguments], check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def ensure_data(rows: int) -> None:
+    """Generate the tables of `rows` jobs unless cached, in a child process (so that the generator's memory
+    counts in no measure)."""
+    if all(path.exists() for path in data_paths(rows=rows).values()):
+        return
+    print(f"generating {rows:,} jobs in {DATA_DIR} (once; reruns reuse them)...", flush=True)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, __file__, "--rows", str(rows), "--generate-only"], check=True)
+    print(f"  generated in {time.perf_counter() - started:.0f} s", flush=True)
+
+
 def timed(action: Callable[[], object]) -> float:
     gc.collect()
     started = time.perf_counter()
@@ -493,32 +680,58 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=ROWS, help="synthetic jobs (default %(default)s)")
     parser.add_argument("--repeats", type=int, default=REPEATS, help="repetitions of each measure")
+    parser.add_argument(
+        "--large-rows", type=int, default=LARGE_ROWS, help="jobs of the second KPI step (0: none)"
+    )
+    parser.add_argument(
+        "--kpi-only", action="store_true", help="the KPI step and the timing alone (no store step, one size)"
+    )
     parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--step", choices=["kpi", "kpi-unchecked", "kpi-every-column", "store"], help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     paths = data_paths(rows=args.rows)
+    config = load_config(bucket="x-bench", team_mapping=TEAM_MAPPING)
     if args.generate_only:
         generate(rows=args.rows)
         return
-    if not all(path.exists() for path in paths.values()):
-        print(f"generating {args.rows:,} jobs in {DATA_DIR} (once; reruns reuse them)...", flush=True)
-        started = time.perf_counter()
-        # In a child process, so that the generator's memory does not count in this process's peak RSS.
-        subprocess.run([sys.executable, __file__, "--rows", str(args.rows), "--generate-only"], check=True)
-        print(f"  generated in {time.perf_counter() - started:.0f} s", flush=True)
+    if args.step:  # one measure in this fresh process: its JSON object on the last line
+        if args.step == "store":
+            found = store_step(paths)
+        else:
+            found = kpi_step(
+                paths,
+                config=config,
+                every_column=args.step == "kpi-every-column",
+                check=args.step == "kpi",
+            )
+        print(json.dumps(found))
+        return
+    ensure_data(args.rows)
+    # The steps first, each in a fresh process, before this one holds the jobs.
+    print("KPI step (and with every column, store step): each in a fresh process...", flush=True)
+    kinds = ("kpi",) if args.kpi_only else ("kpi", "kpi-every-column", "store")
+    steps = {step: in_child("--rows", str(args.rows), "--step", step) for step in kinds}
+    if args.large_rows and not args.kpi_only:
+        ensure_data(args.large_rows)
+        print(f"KPI step over {args.large_rows:,} jobs...", flush=True)
+        # Not compared with a plain read at this size: that comparison alone would hold 19 GB.
+        steps["large"] = in_child("--rows", str(args.large_rows), "--step", "kpi-unchecked")
+    timing = measure_times(paths, config=config, repeats=args.repeats)
+    print()
+    report(steps, timing)
 
-    config = load_config(bucket="x-bench", team_mapping={"/Research": "research", "/Sandbox": "data-eng"})
+
+def measure_times(paths: dict[str, Path], *, config: AuditConfig, repeats: int) -> dict[str, float]:
+    """Reading the KPI columns against kpi_tables over the whole jobs table as the weekly run holds it,
+    interleaved; the medians, and the organization's figures printed."""
     jobs, accounts, coverage = load(paths)
     check_kpi_columns(jobs, accounts, coverage, config=config, sample=200_000)
-    loaded_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
     reads, computes = [], []
-    for _ in range(args.repeats):
+    for _ in range(repeats):
         reads.append(timed(lambda: pd.read_parquet(paths["jobs"], columns=KPI_COLUMNS)))
         computes.append(timed(lambda: compute(jobs, accounts, coverage, config=config)))
-    read_seconds = statistics.median(reads)
-    compute_seconds = statistics.median(computes)
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
     tables = compute(jobs, accounts, coverage, config=config)
     org = tables.kpis.loc[
         (tables.kpis["scope"] == "org") & (tables.kpis["week"] == last_complete_week(GENERATED_AT))
@@ -539,23 +752,76 @@ def main() -> None:
         f"exposed ${org['exposed_spend_usd']:,.0f} ({org['isolated_spend_share']:.1f} % isolated), "
         f"dependency failures ${org['dependency_failure_spend_usd']:,.0f}, {org['unpriced_jobs']:,} unpriced"
     )
-    print(f"read {len(KPI_COLUMNS)} of {len(JOBS.names)} columns      median {read_seconds:.2f} s  "
-          f"({', '.join(f'{value:.2f}' for value in reads)})")  # fmt: skip
-    print(f"compute every KPI (kpi_tables)  median {compute_seconds:.2f} s  "
-          f"({', '.join(f'{value:.2f}' for value in computes)})")  # fmt: skip
-    print(f"compute / read                  {compute_seconds / read_seconds:.2f}  (goal: at most 2)")
-    print(f"peak RSS                        {peak_rss_mb:,.0f} MB  ({loaded_rss:,.0f} MB once loaded)")
+    return {
+        "rows": len(jobs),
+        "reads": reads,
+        "computes": computes,
+        "read": statistics.median(reads),
+        "compute": statistics.median(computes),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def report(steps: dict[str, dict[str, float]], timing: dict[str, float]) -> None:
+    """The figures, then one JSON object on the last line."""
+    kpi = steps["kpi"]
+    read, compute_ = timing["read"], timing["compute"]
+    print(f"read {len(KPI_COLUMNS)} of {len(JOBS.names)} columns      median {read:.2f} s  "
+          f"({', '.join(f'{value:.2f}' for value in timing['reads'])})")  # fmt: skip
+    print(f"compute every KPI (kpi_tables)  median {compute_:.2f} s  "
+          f"({', '.join(f'{value:.2f}' for value in timing['computes'])})")  # fmt: skip
+    print(f"compute / read                  {compute_ / read:.2f}  (goal: at most 1.5)")
     print(
-        json.dumps(
-            {
-                "rows": len(jobs),
-                "compute_seconds": round(compute_seconds, 3),
-                "read_seconds": round(read_seconds, 3),
-                "compute_over_read": round(compute_seconds / read_seconds, 2),
-                "peak_rss_mb": round(peak_rss_mb),
-            }
-        )
+        f"KPI step (fresh process: read the KPI columns, kpi_tables; peak RSS minus RSS before the read):\n"
+        f"  Arrow size of the columns read {kpi['arrow_mb']:,.0f} MB ({kpi['dictionary_arrow_mb']:,.0f} MB "
+        f"as read, dictionary-encoded)\n"
+        f"  peak                           {kpi['peak_mb']:,.0f} MB = {kpi['peak_mb'] / kpi['arrow_mb']:.2f} x "
+        f"the Arrow size (goal: at most 2); {kpi['peak_mb'] / kpi['rows'] * 1e6:,.0f} MB per million jobs"
     )
+    figures = {
+        "rows": timing["rows"],
+        "compute_seconds": round(compute_, 3),
+        "read_seconds": round(read, 3),
+        "compute_over_read": round(compute_ / read, 2),
+        "kpi_compute_over_read": round(compute_ / read, 2),
+        "peak_rss_mb": round(timing["peak_rss_mb"]),
+        "arrow_mb": round(kpi["arrow_mb"]),
+        "kpi_peak_mb": round(kpi["peak_mb"]),
+        "kpi_peak_over_arrow": round(kpi["peak_mb"] / kpi["arrow_mb"], 2),
+        f"kpi_mb_per_million_{kpi['rows'] // 1_000_000}m": round(kpi["peak_mb"] / kpi["rows"] * 1e6),
+    }
+    if "kpi-every-column" in steps:
+        every = steps["kpi-every-column"]
+        print(
+            f"  every JOBS column read         {every['arrow_mb']:,.0f} MB Arrow, peak "
+            f"{every['peak_mb']:,.0f} MB = {every['peak_mb'] / every['arrow_mb']:.2f} x"
+        )
+        figures |= {
+            "every_column_arrow_mb": round(every["arrow_mb"]),
+            "every_column_peak_mb": round(every["peak_mb"]),
+        }
+    if "large" in steps:
+        large = steps["large"]
+        per_million = large["peak_mb"] / large["rows"] * 1e6
+        slope = (large["peak_mb"] - kpi["peak_mb"]) / (large["rows"] - kpi["rows"]) * 1e6
+        print(
+            f"  over {large['rows']:,} jobs: Arrow {large['arrow_mb']:,.0f} MB, peak {large['peak_mb']:,.0f} MB "
+            f"= {large['peak_mb'] / large['arrow_mb']:.2f} x; {per_million:,.0f} MB per million jobs "
+            f"(slope between the two sizes: {slope:,.0f} MB per million)"
+        )
+        figures[f"kpi_mb_per_million_{large['rows'] // 1_000_000}m"] = round(per_million)
+        figures["kpi_slope_mb_per_million"] = round(slope)
+    if "store" in steps:
+        store = steps["store"]
+        print(
+            f"store step (local Parquet: read the history, merge the week's {store['fresh_rows']:,} jobs, write "
+            f"{store['months_written']} changed month(s), {store['written_rows']:,} rows): "
+            f"{store['seconds']:.1f} s, peak {store['peak_mb']:,.0f} MB "
+            f"({store['peak_mb'] / store['rows'] * 1e6:,.0f} MB per million jobs)"
+        )
+        figures |= {"store_seconds": round(store["seconds"], 1), "store_peak_mb": round(store["peak_mb"])}
+    print(f"peak RSS of this process        {timing['peak_rss_mb']:,.0f} MB (holds every column of the jobs)")
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

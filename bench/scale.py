@@ -24,6 +24,7 @@ import math
 import multiprocessing
 import os
 import resource
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -591,11 +592,26 @@ def growth_table(many: list[dict[str, float]], concurrency: int) -> dict[str, fl
     return slopes
 
 
+def kpi_figures() -> dict[str, float]:
+    """The KPI step's memory and speed over bench/metrics.py's 5,000,000 jobs: that bench, in a process of
+    its own, without its store step and second size (`--kpi-only`); its output shown, its JSON read."""
+    print("\nKPI memory and speed (bench/metrics.py --kpi-only)", flush=True)
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("metrics.py")), "--kpi-only"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    print(done.stdout.rstrip())
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    return {name: found[name] for name in ("kpi_peak_over_arrow", "kpi_compute_over_read")}
+
+
 def main() -> None:
-    """Every part by default; SCALE_PARTS=lake,c7n,many,jobs,large picks some (for development)."""
+    """Every part by default; SCALE_PARTS=lake,c7n,many,jobs,large,kpi picks some (for development)."""
     import tempfile
 
-    parts = os.environ.get("SCALE_PARTS", "lake,c7n,many,jobs,large").split(",")
+    parts = os.environ.get("SCALE_PARTS", "lake,c7n,many,jobs,large,kpi").split(",")
     figures: dict[str, float] = {}
     if "lake" in parts:
         with tempfile.TemporaryDirectory() as reports:
@@ -623,6 +639,8 @@ def main() -> None:
         figures |= job_growth(JOB_SIZES)
     if "large" in parts:
         figures |= large_region()
+    if "kpi" in parts:
+        figures |= kpi_figures()
     print(json.dumps(figures))
     sys.stdout.flush()
 

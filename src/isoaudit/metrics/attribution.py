@@ -55,11 +55,16 @@ def job_facts(
         who = _attribution(tags, accounts_, accounts, config=config)
         compliant, posture = _posture(jobs)
         regions = codes(jobs["region"])
+        region = pd.Categorical.from_codes(regions[0], categories=regions[1])
         job_kind = pd.Categorical(jobs["job_kind"])
         week = week_labels(jobs["creation_time"])
         failed = (jobs["status"] == "Failed").to_numpy(dtype=bool)
         failure_class = classify_failures(jobs["failure_reason"], failed=failed)
-        compute_hours, spend = job_money(jobs, rates or Rates(listed={}, negotiated=config.negotiated_rates))
+        # Given the categoricals already made, so that money reads their codes instead of the texts again.
+        compute_hours, spend = job_money(
+            jobs.assign(region=region, job_kind=job_kind),
+            rates or Rates(listed={}, negotiated=config.negotiated_rates),
+        )
         family_codes, family = _families(*stems.result(), tags, tag_key=config.family_tag_key)
     history = runs_history(  # stage 4
         account=accounts_[0],
@@ -71,7 +76,7 @@ def job_facts(
     )
     facts = jobs.assign(
         account_id=pd.Categorical.from_codes(accounts_[0], categories=accounts_[1]),
-        region=pd.Categorical.from_codes(regions[0], categories=regions[1]),
+        region=region,
         job_kind=job_kind,
         team=who.team,
         environment=who.environment,
@@ -263,11 +268,18 @@ def _name_stems(
     """Each job's family as its name gives it: the name without the SDK timestamp, else the tuning job's
     name, else the name. Codes (in order of first appearance) and the distinct stems (large strings);
     `names` and `tuning` as _text gives them."""
-    # Batch by batch, so that the intermediate arrays of only one batch are held besides the stems.
+    # Batch by batch, each batch's stems dictionary-encoded at once, so that only one batch's stems and
+    # intermediate arrays are held at a time besides the codes; unifying the dictionaries keeps the first
+    # batch's and appends the new stems of each next one: codes stay in order of first appearance.
     batches = pa.Table.from_arrays([names, tuning], names=["name", "tuning"]).to_batches()
-    stems = pa.chunked_array([_batch_stems(*batch.columns) for batch in batches], type=pa.large_binary())
-    found, distinct = _factorize(stems)
-    return found, distinct.cast(pa.large_string())
+    encoded = pa.chunked_array(
+        [_batch_stems(*batch.columns).dictionary_encode() for batch in batches],
+        type=pa.dictionary(pa.int32(), pa.large_binary()),
+    ).unify_dictionaries()
+    if not encoded.num_chunks:
+        return np.zeros(0, dtype=np.int32), pa.array([], type=pa.large_string())
+    found = np.concatenate([chunk.indices.to_numpy() for chunk in encoded.chunks])
+    return found, encoded.chunk(encoded.num_chunks - 1).dictionary.cast(pa.large_string())
 
 
 def _batch_stems(names: pa.Array, tuning: pa.Array) -> pa.Array:
@@ -304,19 +316,6 @@ def _family_codes(
     categories = pd.Index(pd.array(stems, dtype=str)).append(pd.Index(tag_only, dtype=str))
     tag_family = _lookup([position[value] if value else -1 for value in tagged], tag_codes)
     return np.where(tag_family >= 0, tag_family, stem_codes), categories
-
-
-def _factorize(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
-    """pd.factorize for Arrow values without nulls (codes in order of first appearance), without
-    converting them to pandas first."""
-    encoded = values.dictionary_encode()  # 32-bit indices
-    if isinstance(encoded, pa.Array):
-        return encoded.indices.to_numpy(), encoded.dictionary
-    # The chunks share one dictionary: Arrow encodes them with one table of distinct values.
-    if not encoded.num_chunks:
-        return np.zeros(0, dtype=np.int32), pa.array([], type=values.type)
-    indices = [chunk.indices.to_numpy() for chunk in encoded.chunks]
-    return np.concatenate(indices), encoded.chunk(encoded.num_chunks - 1).dictionary
 
 
 def _suffix_words() -> dict[str, np.ndarray]:

@@ -27,9 +27,10 @@ def from_micros(values: np.ndarray) -> pd.DatetimeIndex:
 
 
 def codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Integer code of each value (-1 for missing) and the distinct values; free for categoricals."""
+    """Integer code of each value (-1 for missing) and the distinct values; free for categoricals. The
+    codes are a fresh array, which the caller may change in place."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        return values.cat.codes.to_numpy(dtype=np.int64), values.cat.categories
+        return values.cat.codes.to_numpy(dtype=np.int64, copy=True), values.cat.categories
     found, distinct = pd.factorize(values)
     return found.astype(np.int64, copy=False), pd.Index(distinct)
 

@@ -232,11 +232,20 @@ def _utc_micros(moment: pd.Timestamp) -> int:
 def _family_keys(account: np.ndarray, region: np.ndarray, family: np.ndarray) -> np.ndarray:
     """An integer per (account, region, family) triple of codes (-1 allowed), small enough to sort with
     the time in one int64 whenever the organization allows it."""
-    pair = (account + 1) * (int(region.max(initial=-1)) + 2) + (region + 1)
+    pair = account.astype(np.int64)  # a fresh array, then worked on in place: each temporary is per job
+    pair += 1
+    pair *= int(region.max(initial=-1)) + 2
+    pair += region
+    pair += 1
     present = np.zeros(int(pair.max(initial=0)) + 1, dtype=np.int64)
     present[pair] = 1
-    dense_pair = np.cumsum(present)[pair] - 1
-    return dense_pair * (int(family.max(initial=-1)) + 2) + (family + 1)
+    key = np.cumsum(present)[pair]
+    del pair
+    key -= 1
+    key *= int(family.max(initial=-1)) + 2
+    key += family
+    key += 1
+    return key
 
 
 def _family_order(

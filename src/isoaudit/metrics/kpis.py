@@ -136,7 +136,7 @@ class _Counted:
     weeks: list[str]
     matrix: np.ndarray  # classes x predicates
     predicates: list[str]
-    amounts: dict[str, np.ndarray]  # per SUM measure: its per-run amount (float64)
+    amounts: dict[str, np.ndarray]  # per column summed (float64): one weighted count each, not per measure
 
     @classmethod
     def of(cls, facts: pd.DataFrame, weeks: list[str]) -> _Counted:
@@ -154,7 +154,7 @@ class _Counted:
         week *= len(matrix)
         week += job_class
         amounts = {
-            measure.name: facts[str(measure.amount)].to_numpy(dtype=np.float64, na_value=0.0)
+            str(measure.amount): facts[str(measure.amount)].to_numpy(dtype=np.float64, na_value=0.0)
             for measure in of_kind(Kind.SUM)
         }
         return cls(week_class=week, weeks=weeks, matrix=matrix, predicates=predicates, amounts=amounts)
@@ -192,7 +192,7 @@ class _Counted:
             for measure in of_kind(Kind.COUNT)
         }
         measures |= {
-            measure.name: sums[measure.name][kept] * matches[:, column_of[str(measure.predicate)]]
+            measure.name: sums[str(measure.amount)][kept] * matches[:, column_of[str(measure.predicate)]]
             for measure in of_kind(Kind.SUM)
         }
         index = pd.MultiIndex.from_arrays(
@@ -284,7 +284,8 @@ def _active(
 def _labels(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Codes from 0 and their labels as text; a missing value is the label ""."""
     found, distinct = codes(values)
-    return found + 1, ["", *distinct.astype(str)]
+    found += 1  # codes() gives a fresh array
+    return found, ["", *distinct.astype(str)]
 
 
 def _dormant_episodes(spans: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:

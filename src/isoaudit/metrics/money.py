@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from isoaudit.job_kinds import run_kinds
-from isoaudit.metrics.columns import codes
 from isoaudit.schema import PRICES, empty_frame
 
 _SECONDS_PER_HOUR = 3600.0
@@ -59,18 +58,27 @@ def job_money(jobs: pd.DataFrame, rates: Rates) -> tuple[np.ndarray, np.ndarray]
     hours_each = (billable + np.nan_to_num(warm)) / _SECONDS_PER_HOUR
     hours_each[~runs] = np.nan
     count = pd.to_numeric(jobs["instance_count"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    # One key per distinct place and cluster shape; its cost per hour of the whole cluster.
-    place = (
-        jobs["region"].astype(str) + "\t" + jobs["job_kind"].astype(str) + "\t" + jobs["instance_groups_json"]
+    # One code per distinct place and cluster shape (from the three columns' codes: no per-job text); its
+    # cost per hour of the whole cluster. A job missing any of the three is unpriced.
+    places = pd.MultiIndex.from_frame(jobs[["region", "job_kind", "instance_groups_json"]])
+    shape = [len(level) + 1 for level in places.levels]
+    found, distinct = pd.factorize(np.ravel_multi_index([level + 1 for level in places.codes], shape))
+    levels = places.levels
+    per_hour = np.array(
+        [
+            _cluster_rate(*(levels[n][at - 1] if at else None for n, at in enumerate(key)), rates=rates)
+            for key in zip(*np.unravel_index(distinct, shape), strict=True)
+        ],
+        dtype=float,
     )
-    found, distinct = codes(place)
-    per_hour = np.array([*(_cluster_rate(key, rates) for key in distinct), np.nan], dtype=float)
     return hours_each * count, hours_each * per_hour[found]
 
 
-def _cluster_rate(key: str, rates: Rates) -> float:
-    """USD per hour of one cluster shape: each instance type at its own rate; NaN if any is unknown."""
-    region, usage, groups_json = key.split("\t", 2)
+def _cluster_rate(region: str | None, usage: str | None, groups_json: str | None, *, rates: Rates) -> float:
+    """USD per hour of one cluster shape: each instance type at its own rate; NaN if any is unknown (or a
+    part of the place is missing)."""
+    if region is None or usage is None or groups_json is None:
+        return np.nan
     groups = json.loads(groups_json or "{}")
     if usage not in PRICED_KINDS or not groups:
         return np.nan
