@@ -161,23 +161,29 @@ def listing_chain(jobs: int) -> int:
     return 2 + math.ceil(longest / page)
 
 
+def paced_region(emulator: EmulatorProcess) -> AuditConfig:
+    """The configuration reading the one large region at CONCURRENCY, pacing itself at the quotas the
+    emulator now enforces (SPEED times AWS's, with LATENCY_SECONDS a call); the emulator's counts reset."""
+    built = emulator.built
+    emulator.call("faults", latency_seconds=LATENCY_SECONDS, speed=SPEED)
+    emulator.call("reset_counts")
+    return load_config(
+        bucket=built.bucket,
+        endpoint_url=emulator.url,
+        role_name=built.spec.audit_role_name,
+        regions=[REGION],
+        concurrency=CONCURRENCY,
+        api_quota_scale=SPEED,
+    )
+
+
 def large_region() -> dict[str, float]:
     print(f"seeding {LARGE_JOBS:,} training jobs in one account-region...", flush=True)
     started = time.perf_counter()
     emulator = EmulatorProcess(serve_large_region, LARGE_JOBS)
     print(f"  seeded in {time.perf_counter() - started:.0f} s; emulator at {emulator.call('rss'):.0f} MB")
-    built = emulator.built
     try:
-        config = load_config(
-            bucket=built.bucket,
-            endpoint_url=emulator.url,
-            role_name=built.spec.audit_role_name,
-            regions=[REGION],
-            concurrency=CONCURRENCY,
-            api_quota_scale=SPEED,
-        )
-        emulator.call("faults", latency_seconds=LATENCY_SECONDS, speed=SPEED)
-        emulator.call("reset_counts")
+        config = paced_region(emulator)
         before_mb = _rss_mb()
         started, cpu = time.perf_counter(), time.process_time()
         audits, run = collect(config, at=NOW)
@@ -255,18 +261,8 @@ def job_growth(sizes: tuple[int, ...]) -> dict[str, float]:
     rows = []
     for jobs in sizes:
         emulator = EmulatorProcess(serve_large_region, jobs)
-        built = emulator.built
         try:
-            config = load_config(
-                bucket=built.bucket,
-                endpoint_url=emulator.url,
-                role_name=built.spec.audit_role_name,
-                regions=[REGION],
-                concurrency=CONCURRENCY,
-                api_quota_scale=SPEED,
-            )
-            emulator.call("faults", latency_seconds=LATENCY_SECONDS, speed=SPEED)
-            emulator.call("reset_counts")
+            config = paced_region(emulator)
             before_mb = _current_mb()
             started = time.perf_counter()
             audits, _ = collect(config, at=NOW)
@@ -353,7 +349,12 @@ def weekly_run(config: AuditConfig, *, at: datetime) -> None:
         audits = audit.collect_organization(aws=aws, config=config, run=run, organization=organization)
         policies = audit.preventive(aws=aws, accounts=organization.accounts)
         stored = audit.store(
-            aws=aws, config=config, run=run, accounts=organization.accounts, audits=audits, lake_files=lake_files
+            aws=aws,
+            config=config,
+            run=run,
+            accounts=organization.accounts,
+            audits=audits,
+            lake_files=lake_files,
         )
         analysis = audit.analyse(config=config, run=run, stored=stored, policies=policies)
         workbook = audit.publish(aws=aws, config=config, analysis=analysis, lake_files=lake_files)

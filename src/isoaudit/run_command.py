@@ -113,19 +113,28 @@ def run_command(args: argparse.Namespace) -> int:
         # the lock.
         with run_lock.held(aws=aws, config=config, run_id=run.run_id):
             lake_files = preflight.survey_lake(aws=aws, config=config)  # still before anything is written
-            weekly_audit = weekly_flow()
-            reporter = progress.for_terminal(as_json=args.json, interactive=sys.stdout.isatty())
-            with prefect_server.serving(server), progress.reporting(reporter):
-                result = weekly_audit(
-                    config_file=str(args.config) if args.config else None,
-                    week=run.audit_week,
-                    overrides=overrides,
-                    resend=args.resend,
-                    run_id=run.run_id,
-                    lake_files=lake_files,
-                )
+            result = _weekly_run(
+                args,
+                server,
+                week=run.audit_week,
+                overrides=overrides,
+                run_id=run.run_id,
+                lake_files=lake_files,
+            )
     _print(result, as_json=args.json)
     return 0
+
+
+def _weekly_run(
+    args: argparse.Namespace, server: prefect_server.TemporaryServer | None, **arguments: Any
+) -> dict[str, Any]:
+    """The weekly flow, on Prefect's API (`server` when the CLI started it), with progress on the terminal."""
+    weekly_audit = weekly_flow()
+    reporter = progress.for_terminal(as_json=args.json, interactive=sys.stdout.isatty())
+    with prefect_server.serving(server), progress.reporting(reporter):
+        return weekly_audit(
+            config_file=str(args.config) if args.config else None, resend=args.resend, **arguments
+        )
 
 
 def _valid_week(week: str | None) -> None:
@@ -150,18 +159,10 @@ def demo_command(args: argparse.Namespace) -> int:
 
         with start_emulator(seed=args.seed) as emulator:
             overrides = _demo_organization(args, endpoint_url=emulator.url)
-            weekly_audit = weekly_flow()
             logging.getLogger("isoaudit.demo").info(
                 "running the weekly audit against the emulator at %s", emulator.url
             )
-            reporter = progress.for_terminal(as_json=args.json, interactive=sys.stdout.isatty())
-            with prefect_server.serving(server), progress.reporting(reporter):
-                result = weekly_audit(
-                    config_file=str(args.config) if args.config else None,
-                    week=args.week,
-                    overrides=overrides,
-                    resend=args.resend,
-                )
+            result = _weekly_run(args, server, week=args.week, overrides=overrides)
     _print(result, as_json=args.json)
     return 0
 
