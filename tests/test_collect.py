@@ -124,6 +124,27 @@ def test_unassumable_role_and_disabled_region_are_gaps_and_the_rest_is_audited(
     assert len(stored.jobs) == len(organization.spec.jobs)
 
 
+def test_regions_that_cannot_be_disabled_are_read_without_asking_which_are_enabled(
+    emulator, organization
+) -> None:
+    describe_regions = ("ec2", "DescribeRegions")
+    emulator.faults.reset_counts()
+    audits, _ = collect(config_for(emulator, organization))  # us-east-1 and eu-west-1: never opt-in
+    assert emulator.faults.requests[describe_regions] == 0
+    members = {organization.account_ids["alpha"], organization.account_ids["beta"]}
+    coverage = coverage_of(audits)
+    assert set(coverage.loc[coverage["account_id"].isin(members), "status"]) == {"audited"}
+
+    emulator.faults.reset_counts()
+    audits, _ = collect(
+        config_for(emulator, organization, regions=["us-east-1", "ap-east-1"]), at=NOW + timedelta(hours=1)
+    )
+    # An opt-in region in scope: each account whose role was assumed (the management's, alpha, beta) asks.
+    assert emulator.faults.requests[describe_regions] == 3
+    coverage = coverage_of(audits).set_index(["account_id", "region"])
+    assert {coverage.loc[(member, "ap-east-1"), "status"] for member in members} == {"skipped"}
+
+
 def test_a_write_that_fails_half_way_then_a_rerun_leaves_each_job_once(
     emulator, organization, monkeypatch
 ) -> None:

@@ -340,7 +340,8 @@ def recorded_calls(emulator, tmp_path_factory) -> RecordedCalls:
         bucket=spec.bucket,
         endpoint_url=emulator.url,
         role_name=spec.audit_role_name,
-        regions=["us-east-1"],
+        # An opt-in region beside one that cannot be disabled: the member's enabled regions are then read.
+        regions=["us-east-1", "ap-east-1"],
     )
     run = AuditRun(run_id="infra", audit_week="2026-W47", started_at=datetime.now(UTC))
     accounts = organizations.list_accounts(aws=auditor)
@@ -359,7 +360,8 @@ def recorded_calls(emulator, tmp_path_factory) -> RecordedCalls:
     )
     server_calls = set(emulator.faults.requests)
     auditor_calls_meanwhile = recorder.snapshot() - before
-    assert set(audited.coverage["status"]) == {"audited"}
+    statuses = dict(zip(audited.coverage["region"], audited.coverage["status"], strict=True))
+    assert statuses == {"us-east-1": "audited", "ap-east-1": "skipped"}
 
     read_preventive_coverage(aws=auditor, accounts=accounts)
     ec2.enabled_regions(aws=auditor)

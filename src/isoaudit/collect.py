@@ -172,7 +172,10 @@ def audit_account(
             ),
             context=f"cannot assume {role}",
         )
-        enabled = _guarded(lambda: ec2.enabled_regions(aws=member), context="cannot list enabled regions")
+        enabled = _guarded(
+            lambda: ec2.enabled_regions(aws=member, among=config.regions),
+            context="cannot list enabled regions",
+        )
     except _Gap as gap:
         log.warning("account %s not audited: %s", account.account_id, gap.reason)
         for region in wanted:
