@@ -146,6 +146,25 @@ def _guarded(read: Callable[[], T], *, context: str) -> T:
         raise _Gap(describe_failure(exc, context=f"{context}: unexpected")) from None
 
 
+def _member(*, aws: AwsSession, account: Account, config: AuditConfig) -> tuple[AwsSession, set[str]]:
+    """The account's session through its audit role, and its enabled regions; a _Gap when either fails."""
+    role = sts.role_arn(account_id=account.account_id, role_name=config.role_name)
+    member = _guarded(
+        lambda: sts.assume_role(
+            aws=aws,
+            role_arn=role,
+            session_name=config.role_session_name,
+            external_id=config.external_id,
+            duration_seconds=config.session_duration_seconds,
+        ),
+        context=f"cannot assume {role}",
+    )
+    enabled = _guarded(
+        lambda: ec2.enabled_regions(aws=member, among=config.regions), context="cannot list enabled regions"
+    )
+    return member, enabled
+
+
 def audit_account(
     *,
     aws: AwsSession,
@@ -159,23 +178,9 @@ def audit_account(
     """Audit one account; never raises for an AWS failure, which is recorded as coverage instead. `slots`
     bounds how many account-regions are read at once across the whole organization."""
     coverage = CoverageRecorder(account=account, run=run)
-    role = sts.role_arn(account_id=account.account_id, role_name=config.role_name)
     wanted = list(config.regions) or sorted(default_regions)
     try:
-        member = _guarded(
-            lambda: sts.assume_role(
-                aws=aws,
-                role_arn=role,
-                session_name=config.role_session_name,
-                external_id=config.external_id,
-                duration_seconds=config.session_duration_seconds,
-            ),
-            context=f"cannot assume {role}",
-        )
-        enabled = _guarded(
-            lambda: ec2.enabled_regions(aws=member, among=config.regions),
-            context="cannot list enabled regions",
-        )
+        member, enabled = _member(aws=aws, account=account, config=config)
     except _Gap as gap:
         log.warning("account %s not audited: %s", account.account_id, gap.reason)
         for region in wanted:
