@@ -279,13 +279,16 @@ def job_growth(sizes: tuple[int, ...]) -> dict[str, float]:
     print(f"  {'jobs':>8} {'calls':>6} {'wall s':>7} {'collector +MB':>13}")
     for row in rows:
         print(f"  {row['jobs']:>8} {row['calls']:>6} {row['wall']:>7.1f} {row['peak_mb']:>13.0f}")
-    first, last = rows[0], rows[-1]
-    added = (last["jobs"] - first["jobs"]) / 1000
-    slopes = {
-        "jobs_calls_per_1000_jobs": round((last["calls"] - first["calls"]) / added, 2),
-        "jobs_seconds_per_1000_jobs": round((last["wall"] - first["wall"]) / added, 3),
-        "jobs_mb_per_1000_jobs": round((last["peak_mb"] - first["peak_mb"]) / added, 2),
-    }
+    slopes = slopes_between(
+        rows,
+        along="jobs",
+        per=1000,
+        measures={
+            "jobs_calls_per_1000_jobs": "calls",
+            "jobs_seconds_per_1000_jobs": "wall",
+            "jobs_mb_per_1000_jobs": "peak_mb",
+        },
+    )
     print(
         f"  slopes per 1,000 jobs added: {slopes['jobs_calls_per_1000_jobs']} calls, "
         f"{slopes['jobs_seconds_per_1000_jobs']} s (at x{SPEED:g} AWS's quotas), "
@@ -578,6 +581,13 @@ def many_accounts(
     return results
 
 
+def slopes_between(rows: list[dict], *, along: str, per: float, measures: dict[str, str]) -> dict[str, float]:
+    """Each measure's growth per `per` of `along`, between the smallest and the largest size measured."""
+    first, last = rows[0], rows[-1]
+    step = (last[along] - first[along]) / per
+    return {name: round((last[column] - first[column]) / step, 3) for name, column in measures.items()}
+
+
 def growth_table(many: list[dict[str, float]], concurrency: int) -> dict[str, float]:
     """How a re-run's calls and wall grow with accounts, at one concurrency: the slopes a user plans with."""
     rows = sorted((run for run in many if run["concurrency"] == concurrency), key=lambda run: run["accounts"])
@@ -587,13 +597,16 @@ def growth_table(many: list[dict[str, float]], concurrency: int) -> dict[str, fl
         print(
             f"  {run['accounts']:>8} {run['calls']:>7} {run['wall']:>7.1f} {run['bound']:>7.1f} {run['cpu']:>7.1f}"
         )
-    first, last = rows[0], rows[-1]
-    accounts = last["accounts"] - first["accounts"]
-    slopes = {
-        "calls_per_account": round((last["calls"] - first["calls"]) / accounts, 1),
-        "seconds_per_account": round((last["wall"] - first["wall"]) / accounts, 3),
-        "cpu_seconds_per_account": round((last["cpu"] - first["cpu"]) / accounts, 3),
-    }
+    slopes = slopes_between(
+        rows,
+        along="accounts",
+        per=1,
+        measures={
+            "calls_per_account": "calls",
+            "seconds_per_account": "wall",
+            "cpu_seconds_per_account": "cpu",
+        },
+    )
     print(
         f"  slopes: {slopes['calls_per_account']} calls, {slopes['seconds_per_account']} s of wall and "
         f"{slopes['cpu_seconds_per_account']} s of isoaudit's CPU per account added"
