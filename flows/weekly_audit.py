@@ -20,7 +20,7 @@ from isoaudit.aws import preflight, run_lock
 from isoaudit.aws.lake_view import LakeView
 from isoaudit.aws.organizations import Account
 from isoaudit.aws.session import AwsSession
-from isoaudit.collect import AccountAudit, AuditRun, audit_account
+from isoaudit.collect import AccountAudit, AuditRun, audit_account, fewer_collections
 from isoaudit.config import AuditConfig, load_config
 from isoaudit.delivery import Delivery, deliver
 from isoaudit.metrics.report import WeeklyReport, report_json
@@ -161,7 +161,8 @@ def weekly_audit(
         logger.info(
             "auditing %d accounts for %s (run %s)", len(organization.accounts), run.audit_week, run.run_id
         )
-        audits = _collect_accounts(aws, config, run, organization)
+        with fewer_collections():
+            audits = _collect_accounts(aws, config, run, organization)
         policies = read_guardrails.submit(aws, organization.accounts)
         stored = store_lake(aws, config, run, organization.accounts, audits, lake_files)
         book = read_prices(aws, config, run, stored, lake_files)
@@ -194,17 +195,21 @@ def _collect_accounts(
     audits: list[AccountAudit] = []
     progress = current_progress()
     progress.started(accounts=len(futures))
+    # Running totals: summing every account's coverage again after each one is quadratic in accounts.
+    jobs_seen = gaps = changed = 0
     for future in as_completed(futures):
-        audits.append(future.result())
-        jobs_seen = sum(int(done.coverage["jobs_seen"].sum()) for done in audits)
-        gaps = sum(int((done.coverage["status"] == "failed").sum()) for done in audits)
+        done = future.result()
+        audits.append(done)
+        jobs_seen += int(done.coverage["jobs_seen"].sum())
+        gaps += int((done.coverage["status"] == "failed").sum())
+        changed += len(done.jobs)
         progress.collected(done=len(audits), jobs_seen=jobs_seen, gaps=gaps)
         logger.info(
             "collected %d/%d accounts, %d jobs seen (%d new or changed), %d gaps",
             len(audits),
             len(futures),
             jobs_seen,
-            sum(len(done.jobs) for done in audits),
+            changed,
             gaps,
         )
     progress.finished()

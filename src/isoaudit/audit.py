@@ -25,6 +25,7 @@ from isoaudit.collect import (
     AuditRun,
     RegionPlan,
     audit_account,
+    fewer_collections,
     largest_first,
     plan_regions,
     running_launchers,
@@ -132,7 +133,7 @@ def collect_organization(
 ) -> list[AccountAudit]:
     """Every account, concurrently, in this process (the flow runs the same step as one task per account)."""
     slots = threading.BoundedSemaphore(config.concurrency)
-    with ThreadPoolExecutor(max_workers=ACCOUNT_WORKERS) as pool:
+    with fewer_collections(), ThreadPoolExecutor(max_workers=ACCOUNT_WORKERS) as pool:
         return list(
             pool.map(
                 lambda account: audit_account(

@@ -5,10 +5,12 @@ Every read goes through `_guarded`, the single place where an AWS failure is tur
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -124,6 +126,36 @@ class AccountAudit:
         return list(zip(full["account_id"], full["region"], strict=True))
 
 
+# The cyclic garbage collector's first threshold while accounts are collected (Python's default: 700). Each
+# account-region builds a botocore client, about 930 objects in reference cycles, that lives for its read's
+# round trips: at 700 allocations a collection, these clients are carried into the oldest generation and
+# the full collections that follow traverse them all. Measured on a re-run over 51 accounts x 17 regions:
+# the collector took 3.8-5.4 s of 9.8-12.1 s of CPU at 700, 0.9 s of 7.3 s at 20,000.
+GC_THRESHOLD_WHILE_COLLECTING = 20_000
+_gc_lock = threading.Lock()
+_gc_users: list[tuple[int, int, int]] = []  # the thresholds to restore, one per collection in progress
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """While the block runs, Python's cyclic garbage collector runs less often (see
+    GC_THRESHOLD_WHILE_COLLECTING); its thresholds are restored when the last such block ends."""
+    with _gc_lock:
+        if not _gc_users:
+            threshold = gc.get_threshold()
+            gc.set_threshold(max(threshold[0], GC_THRESHOLD_WHILE_COLLECTING), *threshold[1:])
+        else:
+            threshold = _gc_users[0]
+        _gc_users.append(threshold)
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            restore = _gc_users.pop()
+            if not _gc_users:
+                gc.set_threshold(*restore)
+
+
 class _Gap(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -208,7 +240,7 @@ def audit_account(
                 in_scope,
             )
         )
-    frames = [jobs for jobs, _ in reads if not jobs.empty]
+    frames = [jobs for jobs, _ in reads if jobs is not None and not jobs.empty]
     # Each region's rows are JOBS-typed already (see `_rows`): one region's are neither converted nor copied
     # again (half a gigabyte for a 462,178-job region).
     jobs = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else no_jobs())
@@ -224,8 +256,9 @@ def _audit_region(
     plan: RegionPlan,
     coverage: CoverageRecorder,
     slots: threading.Semaphore,
-) -> tuple[pd.DataFrame, frozenset[str]]:
-    """The region's fetched jobs, and the ARNs its full listing returned (none when not fully listed)."""
+) -> tuple[pd.DataFrame | None, frozenset[str]]:
+    """The region's fetched jobs (None when none), and the ARNs its full listing returned (none when not
+    fully listed)."""
     counted = member.counted()
     keepers = {
         kind: RowKeeper(kind=kind, account_id=account.account_id, region=region, seen_at=run.started_at)
@@ -243,7 +276,7 @@ def _audit_region(
         except _Gap as gap:
             log.warning("account %s region %s not audited: %s", account.account_id, region, gap.reason)
             coverage.failed(region=region, reason=gap.reason, api_calls=counted.counter.count, plan=plan)
-            return no_jobs(), frozenset()
+            return None, frozenset()
     note = ""
     if left_out:
         note = f"{len(left_out)} record(s) left out, unusable: {'; '.join(left_out[:5])}"
@@ -256,21 +289,23 @@ def _audit_region(
 
 def _rows(
     read: RegionRead, keepers: Mapping[JobKind, RowKeeper], *, account_id: str, region: str, run: AuditRun
-) -> tuple[pd.DataFrame, list[str]]:
-    """The JOBS rows of a region's records (typed as JOBS), and a note per record left out because it is
-    unusable."""
+) -> tuple[pd.DataFrame | None, list[str]]:
+    """The JOBS rows of a region's records (typed as JOBS; None when there is none), and a note per record
+    left out because it is unusable."""
     frames, left_out = [], []
     for kind, kept in read.kept.items():
         rows, notes = keepers[kind].frame(kept)
-        frames.append(rows)
+        if rows is not None:
+            frames.append(rows)
         left_out += notes
     for kind, found in read.records.items():
         usable, unusable = usable_records(found, kind=kind)
         left_out += unusable
-        frames.append(
-            job_rows(usable, kind=kind, account_id=account_id, region=region, seen_at=run.started_at)
-        )
+        if usable:  # most account-regions of a re-run have none: no empty frame built for them
+            frames.append(
+                job_rows(usable, kind=kind, account_id=account_id, region=region, seen_at=run.started_at)
+            )
     present = [frame for frame in frames if not frame.empty]
     if len(present) <= 1:
-        return (present[0] if present else no_jobs()), left_out
+        return (present[0] if present else None), left_out
     return pd.concat(present, ignore_index=True), left_out

@@ -131,14 +131,14 @@ class RowKeeper:
                     self._blocks.append(pa.concat_tables(pages).combine_chunks(memory_pool=_ROWS_POOL))
         return kept
 
-    def frame(self, kept: Iterable[Kept]) -> tuple[pd.DataFrame, list[str]]:
-        """The JOBS rows of every page kept (each job once, its last record), and the notes of the records
-        left out."""
+    def frame(self, kept: Iterable[Kept]) -> tuple[pd.DataFrame | None, list[str]]:
+        """The JOBS rows of every page kept (each job once, its last record; None when no page was kept),
+        and the notes of the records left out."""
         notes = [item.note for item in kept if not item.row]
         with self._lock:
             tables, self._blocks, self._pages = [*self._blocks, *self._pages], [], []
         if not tables:
-            return no_jobs(), notes
+            return None, notes
         table = pa.concat_tables(tables)  # the blocks' buffers, not copied
         del tables
         # Slices of a listing share their edges: a job read twice keeps its last record.
