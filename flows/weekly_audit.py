@@ -3,7 +3,6 @@ deliver (page, S3 archive, emails), alert."""
 
 from __future__ import annotations
 
-import threading
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from isoaudit.aws import preflight, run_lock
 from isoaudit.aws.lake_view import LakeView
 from isoaudit.aws.organizations import Account
 from isoaudit.aws.session import AwsSession
-from isoaudit.collect import AccountAudit, AuditRun, audit_account, fewer_collections
+from isoaudit.collect import AccountAudit, AuditRun, ReadSlots, audit_account, fewer_collections
 from isoaudit.config import AuditConfig, load_config
 from isoaudit.delivery import Delivery, deliver
 from isoaudit.metrics.report import WeeklyReport, report_json
@@ -43,7 +42,7 @@ def collect_account(
     config: AuditConfig,
     run: AuditRun,
     organization: audit.Organization,
-    slots: threading.Semaphore,
+    slots: ReadSlots,
 ) -> AccountAudit:
     return audit_account(
         aws=aws,
@@ -187,7 +186,7 @@ def _collect_accounts(
 ) -> list[AccountAudit]:
     """One task per account, side by side; progress after each account."""
     logger = get_run_logger()
-    slots = threading.BoundedSemaphore(config.concurrency)
+    slots = ReadSlots(config.concurrency)
     futures = [
         collect_account.submit(aws, account, config, run, organization, slots)
         for account in organization.accounts

@@ -29,7 +29,7 @@ from isoaudit import delivery, doctor, prices
 from isoaudit.aws import ec2, lake, lake_check, lake_mirror, organizations, preflight, run_lock, sns
 from isoaudit.aws.session import AwsSession
 from isoaudit.aws.sts import assume_role, role_arn
-from isoaudit.collect import AuditRun, audit_account
+from isoaudit.collect import AuditRun, ReadSlots, audit_account
 from isoaudit.config import load_config
 from isoaudit.emulator import AccountSpec, JobSpec, OrganizationSpec, build_organization
 from isoaudit.emulator.history import launched_by_tuning_job
@@ -356,7 +356,7 @@ def recorded_calls(emulator, tmp_path_factory) -> RecordedCalls:
         run=run,
         default_regions=["us-east-1"],
         plans={},
-        slots=threading.Semaphore(2),
+        slots=ReadSlots(2),
     )
     server_calls = set(emulator.faults.requests)
     auditor_calls_meanwhile = recorder.snapshot() - before

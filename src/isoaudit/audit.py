@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +22,7 @@ from isoaudit.aws.session import AwsSession, default_session
 from isoaudit.collect import (
     AccountAudit,
     AuditRun,
+    ReadSlots,
     RegionPlan,
     audit_account,
     fewer_collections,
@@ -132,7 +132,7 @@ def collect_organization(
     *, aws: AwsSession, config: AuditConfig, run: AuditRun, organization: Organization
 ) -> list[AccountAudit]:
     """Every account, concurrently, in this process (the flow runs the same step as one task per account)."""
-    slots = threading.BoundedSemaphore(config.concurrency)
+    slots = ReadSlots(config.concurrency)
     with fewer_collections(), ThreadPoolExecutor(max_workers=ACCOUNT_WORKERS) as pool:
         return list(
             pool.map(

@@ -56,6 +56,12 @@ class _Pages(Protocol):
     ) -> Page: ...
 
 
+def prepare(*, aws: AwsSession, region: str) -> None:
+    """Build the session's SageMaker client of `region` now, which the reads below would build on first
+    use (a caller builds it before it waits for its turn to read, see `isoaudit.collect`)."""
+    aws.client("sagemaker", region=region)
+
+
 def search_jobs(
     *,
     aws: AwsSession,
