@@ -16,6 +16,7 @@ from isoaudit import audit
 from isoaudit.aws.organizations import Account
 from isoaudit.collect import (
     FULL_LISTING,
+    GC_THRESHOLD_WHILE_COLLECTING,
     SEARCH_INDEX_LAG,
     AccountAudit,
     AuditRun,
@@ -391,6 +392,6 @@ def test_garbage_is_collected_less_often_while_collecting_and_as_before_once_eve
     for thread in threads:
         thread.join(20)
 
-    raised = (max(before[0], 20_000), *before[1:])
+    raised = (max(before[0], GC_THRESHOLD_WHILE_COLLECTING), *before[1:])
     assert seen == {"first": raised, "second, after the first ended": raised}
     assert gc.get_threshold() == before
