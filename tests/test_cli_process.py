@@ -7,6 +7,7 @@ server child to start, kills the run with SIGKILL (which no handler can catch), 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -111,6 +112,39 @@ def test_a_run_killed_with_sigkill_leaves_no_prefect_server_behind(emulator, tmp
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(run.pid, signal.SIGKILL)  # whatever is left of the run's process group
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the CLI starts Prefect's server on Linux")
+def test_a_run_that_ends_returns_at_once_and_its_prefect_server_stops_by_itself(emulator, tmp_path) -> None:
+    """The run asks its server to stop and does not wait for it (its shutdown is not the user's wait); the
+    server still ends, and the run's result was complete when the run returned."""
+    command, env = audit_run(emulator, tmp_path, bucket="isoaudit-end-lake")
+    run = subprocess.Popen(
+        [*command, "--json"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=(tmp_path / "stderr").open("w"),
+        start_new_session=True,
+    )
+    servers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 300
+        while run.poll() is None and time.monotonic() < deadline:
+            servers |= {pid for pid in children(run.pid) if "uvicorn" in command_line(pid)}
+            time.sleep(0.05)
+        output = run.communicate(timeout=30)[0]
+        assert run.returncode == 0, (tmp_path / "stderr").read_text()[-3000:]
+        assert json.loads(output)["workbook"], "the run returned before its result was complete"
+        assert servers, f"no Prefect server started: {(tmp_path / 'stderr').read_text()[-3000:]}"
+        deadline = time.monotonic() + 15
+        while any(map(running, servers)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = [pid for pid in servers if running(pid)]
+        assert not left, f"the Prefect server {left} outlived the run that ended"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the CLI starts Prefect's server on Linux")

@@ -87,8 +87,10 @@ def discover(
     `lake_files`: the run's view of the lake (isoaudit.aws.preflight.survey_lake); the jobs and coverage
     read here are kept there for `store`, which then reads nothing again."""
     # Independent reads (Organizations, the lake, EC2): side by side, not one after the other. Loading the
-    # API models of the services read in every account (a second of CPU for SageMaker's) also happens now,
-    # while the reads wait on the network.
+    # API models of the services read in every account (a fifth of a second of CPU for SageMaker's and
+    # EC2's) also happens now, while the reads wait on the network; the reads' own clients are built first,
+    # as building a client holds a lock that the loading would otherwise hold while the reads wait for it.
+    aws.load_models("organizations", "s3")
     with ThreadPoolExecutor(max_workers=5) as pool:
         pool.submit(aws.load_models, "sagemaker", "ec2")
         listed = pool.submit(organizations.list_accounts, aws=aws)

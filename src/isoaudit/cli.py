@@ -13,7 +13,7 @@ from typing import NoReturn
 from isoaudit.config import AuditConfig, ConfigError, load_config
 from isoaudit.doctor_command import add_doctor_command, doctor_command
 from isoaudit.errors import BrokenEnvironment
-from isoaudit.guardrails import GUARDRAILS
+from isoaudit.guardrail_files import GUARDRAILS
 from isoaudit.lake_command import add_lake_command
 from isoaudit.run_command import add_run_commands, demo_command, percent, run_command
 

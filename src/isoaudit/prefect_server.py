@@ -4,8 +4,12 @@ Without PREFECT_API_URL, Prefect starts a temporary server (a uvicorn subprocess
 the flow waits for it: 3-9 s here, most of a small organization's run, spent after every import and AWS
 check. The CLI starts the same server (Prefect's own command and environment) the moment its input is
 valid, so that the server's start overlaps the imports, the preflight checks and the run lock, then points
-the flow at it. The child also asks Linux to kill it when this process dies (PR_SET_PDEATHSIG): Prefect's
-own temporary server outlived a run killed with SIGKILL.
+the flow at it. The child also asks Linux to stop it when this process dies (PR_SET_PDEATHSIG, with
+SIGTERM): Prefect's own temporary server outlived a run killed with SIGKILL.
+
+At the end of a run the server is asked to stop (SIGTERM) and not waited for: by then the run's logs and
+events have reached it, and its shutdown (a fifth of a second: writing the last events into its database,
+stopping its services) happens after the command has printed its result and returned.
 
 When a Prefect API is configured (environment or profile), or elsewhere than on Linux, nothing is started
 and Prefect's own behaviour is kept.
@@ -55,6 +59,7 @@ class TemporaryServer:
     def serving(self) -> Iterator[None]:
         from prefect.settings import (
             PREFECT_API_URL,
+            PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
             PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
             temporary_settings,
         )
@@ -63,21 +68,22 @@ class TemporaryServer:
             self.stop()
             yield
             return
+        _load_what_the_flow_call_loads()
         self._wait_ready(timeout=PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
-        with temporary_settings(updates={PREFECT_API_URL: self.api_url}):
+        # No heartbeats: they tell a lasting server that a run's process died, and this server dies with it.
+        # Prefect's flow engine sleeps between heartbeats in steps of a second and waits for the step to end
+        # when the flow returns: up to a second of every run.
+        updates = {PREFECT_API_URL: self.api_url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+        with temporary_settings(updates=updates):
             try:
                 yield
             finally:
                 _send_pending()
 
     def stop(self) -> None:
+        """Ask the server to stop; it finishes on its own (see the module's docstring)."""
         if self._process.poll() is None:
             self._process.terminate()
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
 
     def _launch(self) -> tuple[subprocess.Popen[bytes], int]:
         port = _free_port()
@@ -101,15 +107,18 @@ class TemporaryServer:
         import httpx  # Prefect's own client library, loaded with Prefect by now
 
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() == _STARTUP_FAILURE and "address already in use" in self._output():
-                self._process, self.port = self._launch()  # the port was taken after it was chosen
-            elif self._process.poll() is not None:
-                break
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.1)
+        # One client for every poll: `httpx.get` builds a TLS context each time (20 ms of CPU), which at
+        # this pace took half a core from the server's start on a busy machine.
+        with httpx.Client(timeout=2) as client:
+            while time.monotonic() < deadline:
+                if self._process.poll() == _STARTUP_FAILURE and "address already in use" in self._output():
+                    self._process, self.port = self._launch()  # the port was taken after it was chosen
+                elif self._process.poll() is not None:
+                    break
+                with contextlib.suppress(httpx.HTTPError):
+                    if client.get(f"{self.api_url}/health").status_code == 200:
+                        return
+                time.sleep(0.02)
         raise BrokenEnvironment(self._failure(timeout))
 
     def _output(self) -> str:
@@ -127,6 +136,17 @@ class TemporaryServer:
             f"Prefect's temporary API server {why}{detail}: fix that, or set PREFECT_API_URL to a running "
             "Prefect server"
         )
+
+
+# What Prefect imports when a flow is called (its graph visualisation, the encoder of the flow run's
+# parameters): 0.1-0.2 s, spent after the wait for the server unless spent before it.
+_LOADED_BY_A_FLOW_CALL = ("prefect.utilities.visualization", "fastapi.encoders")
+
+
+def _load_what_the_flow_call_loads() -> None:
+    for module in _LOADED_BY_A_FLOW_CALL:
+        with contextlib.suppress(ImportError):  # another version of Prefect may not need it
+            importlib.import_module(module)
 
 
 def _send_pending() -> None:
@@ -176,7 +196,9 @@ def _die_with(parent: int) -> Callable[[], None]:
     libc = ctypes.CDLL(None, use_errno=True)
 
     def in_child() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        # SIGTERM: uvicorn's graceful stop, which also ends a server whose parent ended normally after
+        # asking it to stop (a SIGKILL would cut the writing of the last events short).
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
         if os.getppid() != parent:  # the parent died before the request took effect
             os._exit(1)
 

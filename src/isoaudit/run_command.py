@@ -138,9 +138,9 @@ def _weekly_run(
 
 
 def _valid_week(week: str | None) -> None:
-    from isoaudit.metrics.weeks import week_start
-
     if week is not None:
+        from isoaudit.metrics.weeks import week_start  # pandas: loaded only when there is a week to check
+
         try:
             week_start(week)
         except ValueError as exc:

@@ -23,7 +23,7 @@ from botocore.client import BaseClient
 from isoaudit.aws.session import AwsSession
 from isoaudit.aws.sts import assume_role, role_arn
 from isoaudit.emulator.history import apply_history, apply_tuning_history, launched_by_tuning_job
-from isoaudit.guardrails import SCP_PATH
+from isoaudit.guardrail_files import SCP_PATH
 
 HOME_REGION = "us-east-1"
 ORGANIZATION_ACCESS_ROLE = "OrganizationAccountAccessRole"
