@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -123,7 +124,7 @@ class RowKeeper:
             if not left_out:
                 rows.append(job_row(record, **self._where))
         if rows:
-            page = _table(pd.DataFrame(rows))
+            page = pa.Table.from_pylist(rows, schema=JOBS)
             with self._lock:
                 self._pages.append(page)
                 if len(self._pages) >= PAGES_PER_BLOCK:
@@ -139,14 +140,31 @@ class RowKeeper:
             tables, self._blocks, self._pages = [*self._blocks, *self._pages], [], []
         if not tables:
             return None, notes
-        table = pa.concat_tables(tables)  # the blocks' buffers, not copied
+        table = _each_job_once(pa.concat_tables(tables))  # the blocks' buffers, not copied
         del tables
-        # Slices of a listing share their edges: a job read twice keeps its last record.
-        twice = pd.Series(table.column("job_arn").to_numpy(zero_copy_only=False)).duplicated(keep="last")
-        if twice.any():
-            table = table.filter(pa.array(~twice.to_numpy()))
-        del twice
         return _to_frame(table), notes
+
+
+def _each_job_once(table: pa.Table) -> pa.Table:
+    """Each job's last row. Slices of a listing share their edges, so a few jobs are read twice; only rows
+    sharing a creation time can be one job, and only their ARNs are compared (every ARN of a 462,178-job
+    region as Python text took 150 MB at the collector's peak). Only the blocks holding a row read twice
+    are copied: the frame shares the blocks' text, and filtering the whole table copied it (239 MB more)."""
+    created = pd.Series(table.column("creation_time").to_numpy())
+    candidates = np.flatnonzero(created.duplicated(keep=False).to_numpy())
+    del created
+    arns = table.column("job_arn").take(pa.array(candidates)).to_numpy(zero_copy_only=False)
+    twice = candidates[pd.Series(arns, dtype=object).duplicated(keep="last").to_numpy()]
+    if not len(twice):
+        return table
+    keep = np.ones(table.num_rows, dtype=bool)
+    keep[twice] = False
+    batches, start = [], 0
+    for batch in table.to_batches():
+        kept = keep[start : start + batch.num_rows]
+        start += batch.num_rows
+        batches.append(batch if kept.all() else batch.filter(pa.array(kept)))
+    return pa.Table.from_batches(batches, schema=table.schema)
 
 
 def _table(frame: pd.DataFrame) -> pa.Table:
