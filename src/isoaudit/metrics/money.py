@@ -64,7 +64,13 @@ def job_money(jobs: pd.DataFrame, rates: Rates) -> tuple[np.ndarray, np.ndarray]
     # the three is unpriced.
     levels = [codes(jobs[column]) for column in ("region", "job_kind", "instance_groups_json")]
     shape = [len(distinct) + 1 for _, distinct in levels]
-    place = np.ravel_multi_index([found + 1 for found, _ in levels], shape)
+    # np.ravel_multi_index of the codes + 1 (-1 is missing), computed in place in the first codes (fresh).
+    place = levels[0][0]
+    place += 1
+    for (level, _), size in zip(levels[1:], shape[1:], strict=True):
+        place *= size
+        place += level
+        place += 1
     found, distinct = _numbered(place, size=int(np.prod(shape)))
     per_hour = np.array(
         [
