@@ -48,8 +48,8 @@ def job_facts(
     """
     _check_jobs(jobs)
     # Two worker threads while the other stages run here: the name stems, the longest part, and the codes
-    # of the few-valued texts. Both are Arrow and numpy work on millions of values, which runs without the
-    # GIL, on arrays and Series taken from `jobs` beforehand (the workers touch no DataFrame).
+    # of the most varied few-valued texts. Both are Arrow and numpy work on millions of values, which runs
+    # without the GIL, on arrays and Series taken from `jobs` beforehand (the workers touch no DataFrame).
     with ThreadPoolExecutor(max_workers=2) as worker:
         stems = worker.submit(_name_stems, _text(jobs["job_name"]), _text(jobs["tuning_job_name"]))
         encoded = worker.submit(_encoded, {name: jobs[name] for name in _ENCODED[:2]})
