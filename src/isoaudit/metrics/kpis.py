@@ -162,7 +162,7 @@ class _Counted:
 
     def per_scope(self, facts: pd.DataFrame, *, column: str) -> pd.DataFrame:
         """The COUNT and SUM measures per (week, scope value)."""
-        value, labels = _labels(facts[column]) if column != "org" else (None, ["org"])
+        value, labels = _labels(facts[column].iloc[self.rows]) if column != "org" else (None, ["org"])
         classes = len(self.matrix)
         per_value = (len(self.weeks) + 1) * classes
         bins = len(labels) * per_value
@@ -171,7 +171,7 @@ class _Counted:
         # bincount.
         key = self.week_class
         if value is not None:
-            key = value[self.rows]
+            key = value
             key *= per_value
             key += self.week_class
         if bins <= _DENSE_BINS:
