@@ -47,9 +47,8 @@ def job_facts(
     pyarrow writes them as the schema's strings.
     """
     _check_jobs(jobs)
-    # Two worker threads while the other stages run here: the name stems, the longest part, and the codes
-    # of the most varied few-valued texts. Both are Arrow and numpy work on millions of values, which runs
-    # without the GIL, on arrays and Series taken from `jobs` beforehand (the workers touch no DataFrame).
+    # Worker threads for the name stems (the longest part) and the most varied few-valued texts' codes: Arrow
+    # and numpy work without the GIL, on arrays and Series taken beforehand (they touch no DataFrame).
     with ThreadPoolExecutor(max_workers=2) as worker:
         stems = worker.submit(_name_stems, _text(jobs["job_name"]), _text(jobs["tuning_job_name"]))
         encoded = worker.submit(_encoded, {name: jobs[name] for name in _ENCODED[:2]})
