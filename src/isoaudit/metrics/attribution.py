@@ -31,6 +31,8 @@ UNATTRIBUTED = "unattributed"
 ENVIRONMENTS = ("production", "non-production", "sandbox", "unknown")
 SDK_SUFFIX = r"-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-\d{3}$"
 _SDK_SUFFIX_LENGTH = 24
+# The few-valued text columns job_facts encodes as integer codes (the first two on a worker thread).
+_ENCODED = ("tags_json", "account_id", "region", "job_kind", "instance_groups_json")
 
 
 def job_facts(
@@ -45,24 +47,25 @@ def job_facts(
     pyarrow writes them as the schema's strings.
     """
     _check_jobs(jobs)
-    # The name stems, the longest part, are found by a worker thread while the other stages run here:
-    # Arrow and numpy work on millions of names, which runs without the GIL, on Arrow arrays taken from
-    # `jobs` beforehand (the worker touches no DataFrame).
-    with ThreadPoolExecutor(max_workers=1) as worker:
+    # Worker threads for the name stems (the longest part) and the most varied few-valued texts' codes: Arrow
+    # and numpy work without the GIL, on arrays and Series taken beforehand (they touch no DataFrame).
+    with ThreadPoolExecutor(max_workers=2) as worker:
         stems = worker.submit(_name_stems, _text(jobs["job_name"]), _text(jobs["tuning_job_name"]))
-        tags = _JobTags.of(jobs)
-        accounts_ = codes(jobs["account_id"])
-        who = _attribution(tags, accounts_, accounts, config=config)
+        encoded = worker.submit(_encoded, {name: jobs[name] for name in _ENCODED[:2]})
         compliant, posture = _posture(jobs)
-        regions = codes(jobs["region"])
-        region = pd.Categorical.from_codes(regions[0], categories=regions[1])
-        job_kind = pd.Categorical(jobs["job_kind"])
         week = week_labels(jobs["creation_time"])
         failed = (jobs["status"] == "Failed").to_numpy(dtype=bool)
         failure_class = classify_failures(jobs["failure_reason"], failed=failed)
+        texts = _encoded({name: jobs[name] for name in _ENCODED[2:]}) | encoded.result()
+        tags = _JobTags.of(texts["tags_json"])
+        accounts_, regions = texts["account_id"], texts["region"]
+        who = _attribution(tags, accounts_, accounts, config=config)
+        region = pd.Categorical.from_codes(regions[0], categories=regions[1])
+        job_kind = _sorted_categorical(jobs["job_kind"], texts["job_kind"])
+        groups = pd.Categorical.from_codes(*texts["instance_groups_json"])
         # Given the categoricals already made, so that money reads their codes instead of the texts again.
         compute_hours, spend = job_money(
-            jobs.assign(region=region, job_kind=job_kind),
+            jobs.assign(region=region, job_kind=job_kind, instance_groups_json=groups),
             rates or Rates(listed={}, negotiated=config.negotiated_rates),
         )
         family_codes, family = _families(*stems.result(), tags, tag_key=config.family_tag_key)
@@ -94,6 +97,23 @@ def job_facts(
     return facts[[*JOB_FACTS.names, *HISTORY_COLUMNS]]
 
 
+def _encoded(columns: dict[str, pd.Series]) -> dict[str, tuple[np.ndarray, pd.Index]]:
+    """codes() of each column: free for a categorical, Arrow's dictionary encoding for plain text."""
+    return {name: codes(values) for name, values in columns.items()}
+
+
+def _sorted_categorical(values: pd.Series, encoded: tuple[np.ndarray, pd.Index]) -> pd.Categorical:
+    """pd.Categorical(values) from codes(values) (`encoded`), without encoding the values again: a plain
+    column's categories sorted, a categorical's kept as they are."""
+    found, distinct = encoded
+    if isinstance(values.dtype, pd.CategoricalDtype) or distinct.is_monotonic_increasing:
+        return pd.Categorical.from_codes(found, categories=distinct)
+    order = distinct.argsort()
+    rank = np.full(len(distinct) + 1, -1, dtype=np.int64)  # the last for a missing value (code -1)
+    rank[order] = np.arange(len(distinct))
+    return pd.Categorical.from_codes(rank[found], categories=distinct[order])
+
+
 def _check_jobs(jobs: pd.DataFrame) -> None:
     missing = [name for name in JOBS.names if name not in jobs.columns]
     if missing:
@@ -110,8 +130,9 @@ class _JobTags:
     parsed: list[dict[str, str]]
 
     @classmethod
-    def of(cls, jobs: pd.DataFrame) -> _JobTags:
-        tag_codes, tag_texts = codes(jobs["tags_json"])
+    def of(cls, encoded: tuple[np.ndarray, pd.Index]) -> _JobTags:
+        """From codes(tags_json)."""
+        tag_codes, tag_texts = encoded
         return cls(codes=tag_codes, parsed=[_parse_tags(text) for text in tag_texts])
 
 

@@ -127,11 +127,12 @@ def _scope_rows(
 
 @dataclass(frozen=True)
 class _Counted:
-    """The COUNT and SUM measures' inputs, shared by every scope: each run's week and class as one integer
-    (week * classes + class, where week is 1 + the position of its week in `weeks`, 0 for another week, and
-    class its code over the DIMENSIONS), the 0/1 matrix of the predicates of each class, and the amounts
-    summed."""
+    """The COUNT and SUM measures' inputs, shared by every scope, of the runs created in `weeks` (`rows`,
+    their positions: no other run counts, so no scope passes over them): each one's week and class as one
+    integer (week * classes + class, where week is 1 + the position of its week in `weeks` and class its
+    code over the DIMENSIONS), the 0/1 matrix of the predicates of each class, and the amounts summed."""
 
+    rows: np.ndarray
     week_class: np.ndarray
     weeks: list[str]
     matrix: np.ndarray  # classes x predicates
@@ -142,26 +143,26 @@ class _Counted:
     def of(cls, facts: pd.DataFrame, weeks: list[str]) -> _Counted:
         measures = [*of_kind(Kind.COUNT), *of_kind(Kind.SUM)]
         predicates = list(dict.fromkeys(str(measure.predicate) for measure in measures))
+        week = _positions(facts["week"], weeks, missing=-1)
+        rows = np.flatnonzero(week >= 0)
         # Mixed radix over the dimensions, the first varying slowest, as job_classes() lists the classes;
         # computed in place in the first dimension's codes (a fresh array).
-        job_class = _dimension_codes(facts, DIMENSIONS[0])
+        job_class = _dimension_codes(facts, DIMENSIONS[0], rows)
         for dimension in DIMENSIONS[1:]:
             job_class *= len(dimension.labels)
-            job_class += _dimension_codes(facts, dimension)
+            job_class += _dimension_codes(facts, dimension, rows)
         matrix = class_matrix(predicates)
-        week = _positions(facts["week"], weeks, missing=-1)
+        week = week[rows]
         week += 1
         week *= len(matrix)
         week += job_class
-        amounts = {
-            str(measure.amount): facts[str(measure.amount)].to_numpy(dtype=np.float64, na_value=0.0)
-            for measure in of_kind(Kind.SUM)
-        }
-        return cls(week_class=week, weeks=weeks, matrix=matrix, predicates=predicates, amounts=amounts)
+        amounts = {name: facts[name].iloc[rows].to_numpy(dtype=np.float64, na_value=0.0)
+                   for name in dict.fromkeys(str(sum_.amount) for sum_ in of_kind(Kind.SUM))}  # fmt: skip
+        return cls(rows, week_class=week, weeks=weeks, matrix=matrix, predicates=predicates, amounts=amounts)
 
     def per_scope(self, facts: pd.DataFrame, *, column: str) -> pd.DataFrame:
         """The COUNT and SUM measures per (week, scope value)."""
-        value, labels = _labels(facts[column]) if column != "org" else (None, ["org"])
+        value, labels = _labels(facts[column].iloc[self.rows]) if column != "org" else (None, ["org"])
         classes = len(self.matrix)
         per_value = (len(self.weeks) + 1) * classes
         bins = len(labels) * per_value
@@ -184,34 +185,34 @@ class _Counted:
             sums = {name: np.bincount(ids, amount) for name, amount in self.amounts.items()}
         value_, week_class_ = np.divmod(distinct, per_value)
         week_, job_class_ = np.divmod(week_class_, classes)
-        kept = week_ > 0
-        matches = self.matrix[job_class_[kept]]  # per (value, week, class): 0/1 per predicate
+        matches = self.matrix[job_class_]  # per (value, week, class): 0/1 per predicate
         column_of = {name: at for at, name in enumerate(self.predicates)}
         measures = {
-            measure.name: counts[kept] * matches[:, column_of[str(measure.predicate)]]
+            measure.name: counts * matches[:, column_of[str(measure.predicate)]]
             for measure in of_kind(Kind.COUNT)
         }
         measures |= {
-            measure.name: sums[str(measure.amount)][kept] * matches[:, column_of[str(measure.predicate)]]
+            measure.name: sums[str(measure.amount)] * matches[:, column_of[str(measure.predicate)]]
             for measure in of_kind(Kind.SUM)
         }
         index = pd.MultiIndex.from_arrays(
             [
-                np.asarray(self.weeks, dtype=object)[week_[kept] - 1],
-                np.asarray(labels, dtype=object)[value_[kept]],
+                np.asarray(self.weeks, dtype=object)[week_ - 1],
+                np.asarray(labels, dtype=object)[value_],
             ]
         )
         return pd.DataFrame(measures, index=index).groupby(level=[0, 1]).sum()
 
 
-def _dimension_codes(facts: pd.DataFrame, dimension: Dimension) -> np.ndarray:
-    """Each run's position in the dimension's labels, from its column; computed once per distinct value."""
+def _dimension_codes(facts: pd.DataFrame, dimension: Dimension, rows: np.ndarray) -> np.ndarray:
+    """The position in the dimension's labels of each run at `rows`, from its column; computed once per
+    distinct value."""
     if dimension.positions is not None:
-        return dimension.positions(facts)
+        return dimension.positions(facts)[rows]
     found, distinct = codes(facts[dimension.column])
     index = {label: position for position, label in enumerate(dimension.labels)}
     table = [index.get(dimension.label_of(str(value)), 0) for value in distinct]
-    return np.array([*table, 0], dtype=np.int32)[found]
+    return np.array([*table, 0], dtype=np.int32)[found[rows]]
 
 
 def _positions(values: pd.Series, labels: Sequence[str], *, missing: int = 0) -> np.ndarray:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from isoaudit.job_kinds import run_kinds
+from isoaudit.metrics.columns import codes
 from isoaudit.schema import PRICES, empty_frame
 
 _SECONDS_PER_HOUR = 3600.0
@@ -58,20 +59,42 @@ def job_money(jobs: pd.DataFrame, rates: Rates) -> tuple[np.ndarray, np.ndarray]
     hours_each = (billable + np.nan_to_num(warm)) / _SECONDS_PER_HOUR
     hours_each[~runs] = np.nan
     count = pd.to_numeric(jobs["instance_count"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    # One code per distinct place and cluster shape (from the three columns' codes: no per-job text); its
-    # cost per hour of the whole cluster. A job missing any of the three is unpriced.
-    places = pd.MultiIndex.from_frame(jobs[["region", "job_kind", "instance_groups_json"]])
-    shape = [len(level) + 1 for level in places.levels]
-    found, distinct = pd.factorize(np.ravel_multi_index([level + 1 for level in places.codes], shape))
-    levels = places.levels
+    # One code per distinct place and cluster shape (from the three columns' codes: no per-job text; free
+    # for the categoricals job_facts passes); its cost per hour of the whole cluster. A job missing any of
+    # the three is unpriced.
+    levels = [codes(jobs[column]) for column in ("region", "job_kind", "instance_groups_json")]
+    shape = [len(distinct) + 1 for _, distinct in levels]
+    # np.ravel_multi_index of the codes + 1 (-1 is missing), computed in place in the first codes (fresh).
+    place = levels[0][0]
+    place += 1
+    for (level, _), size in zip(levels[1:], shape[1:], strict=True):
+        place *= size
+        place += level
+        place += 1
+    found, distinct = _numbered(place, size=int(np.prod(shape)))
     per_hour = np.array(
         [
-            _cluster_rate(*(levels[n][at - 1] if at else None for n, at in enumerate(key)), rates=rates)
+            _cluster_rate(*(levels[n][1][at - 1] if at else None for n, at in enumerate(key)), rates=rates)
             for key in zip(*np.unravel_index(distinct, shape), strict=True)
         ],
         dtype=float,
     )
     return hours_each * count, hours_each * per_hour[found]
+
+
+def _numbered(keys: np.ndarray, *, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each key's position among the distinct keys (integers in [0, size)), and the distinct keys. Places
+    are few (regions x uses x cluster shapes): a table of every possible key, marked, costs a few passes
+    over the jobs where hashing one integer per job costs several times more; hashed when the table would
+    be larger than the jobs."""
+    if size > len(keys):
+        found, distinct = pd.factorize(keys)
+        return found, np.asarray(distinct)
+    present = np.zeros(size, dtype=bool)
+    present[keys] = True
+    number = np.cumsum(present, dtype=np.int64)
+    number -= 1
+    return number[keys], np.flatnonzero(present)
 
 
 def _cluster_rate(region: str | None, usage: str | None, groups_json: str | None, *, rates: Rates) -> float:
