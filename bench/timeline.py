@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 
 STEPS = {
@@ -39,21 +38,14 @@ STEPS = {
 
 def main() -> None:
     import scale
-    from versus_c7n import prefect_api
+    from versus_c7n import last_week_stored, prefect_api
 
     deployed, http = "--deployed" in sys.argv, "--http" in sys.argv
     folder = Path(tempfile.mkdtemp(prefix="isoaudit-timeline-"))
     emulator = scale.EmulatorProcess(scale.serve_small_org)
     built = emulator.built
     try:
-        config = scale.load_config(
-            bucket=built.bucket,
-            endpoint_url=emulator.url,
-            role_name=built.spec.audit_role_name,
-            regions=list(scale.SMALL_REGIONS),
-            reports_dir=str(folder / "reports"),
-        )
-        scale.weekly_run(config, at=scale.NOW - timedelta(days=7))  # last week's run: the lake exists
+        last_week_stored(emulator, folder)
         environment = {name: value for name, value in os.environ.items() if name != "PREFECT_API_URL"}
         environment["TIMELINE_HTTP"] = "1" if http else ""
         command = [

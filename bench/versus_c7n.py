@@ -53,14 +53,7 @@ def versus_c7n(folder: Path) -> dict[str, float]:
     built = emulator.built
     expected = sum(not job.network_isolation for job in built.spec.jobs)
     try:
-        config = scale.load_config(
-            bucket=built.bucket,
-            endpoint_url=emulator.url,
-            role_name=built.spec.audit_role_name,
-            regions=list(scale.SMALL_REGIONS),
-            reports_dir=str(folder / "reports"),
-        )
-        scale.weekly_run(config, at=scale.NOW - timedelta(days=7))  # last week's run: the lake exists
+        last_week_stored(emulator, folder)
         c7n_org = c7n_org_installed()
         with prefect_api() as api_url:
             runs: dict[str, list[tuple[float, float]]] = {"cli": [], "deployed": [], "c7n": []}
@@ -72,6 +65,19 @@ def versus_c7n(folder: Path) -> dict[str, float]:
     finally:
         emulator.stop()
     return report(runs, rounds=ROUNDS)
+
+
+def last_week_stored(emulator: scale.EmulatorProcess, folder: Path) -> None:
+    """Last week's run of the small organization (reports in `folder`/reports): the lake exists."""
+    built = emulator.built
+    config = scale.load_config(
+        bucket=built.bucket,
+        endpoint_url=emulator.url,
+        role_name=built.spec.audit_role_name,
+        regions=list(scale.SMALL_REGIONS),
+        reports_dir=str(folder / "reports"),
+    )
+    scale.weekly_run(config, at=scale.NOW - timedelta(days=7))
 
 
 def report(runs: dict[str, list[tuple[float, float]]], *, rounds: int) -> dict[str, float]:
