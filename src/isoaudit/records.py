@@ -77,7 +77,7 @@ def job_rows(
         job_row(record, kind=kind, account_id=account_id, region=region, seen_at=seen_at)
         for record in records
     ]
-    return _frame(pd.DataFrame(rows)) if rows else no_jobs()
+    return _to_frame(_rows_table(rows)) if rows else no_jobs()
 
 
 class Kept(NamedTuple):
@@ -124,7 +124,7 @@ class RowKeeper:
             if not left_out:
                 rows.append(job_row(record, **self._where))
         if rows:
-            page = pa.Table.from_pylist(rows, schema=JOBS)
+            page = _rows_table(rows)
             with self._lock:
                 self._pages.append(page)
                 if len(self._pages) >= PAGES_PER_BLOCK:
@@ -167,27 +167,14 @@ def _each_job_once(table: pa.Table) -> pa.Table:
     return pa.Table.from_batches(batches, schema=table.schema)
 
 
-def _table(frame: pd.DataFrame) -> pa.Table:
-    """Rows as JOBS typed them, as an Arrow table (`conform` without its conversion back to pandas)."""
-    for column in (
-        "creation_time",
-        "start_time",
-        "end_time",
-        "last_modified_time",
-        "first_seen",
-        "last_seen",
-    ):
-        frame[column] = pd.to_datetime(frame[column], utc=True)
-    return pa.Table.from_pandas(frame[JOBS.names], schema=JOBS, preserve_index=False)
+def _rows_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows (`job_row`'s) as JOBS types them, straight into Arrow: no pandas frame on the way."""
+    return pa.Table.from_pylist(rows, schema=JOBS)
 
 
 def _to_frame(table: pa.Table) -> pd.DataFrame:
     # As `conform` converts: pandas metadata ignored, so every frame gets the same dtypes.
     return table.to_pandas(ignore_metadata=True, memory_pool=_ROWS_POOL)
-
-
-def _frame(frame: pd.DataFrame) -> pd.DataFrame:
-    return _to_frame(_table(frame))
 
 
 def accounts_frame(accounts: Sequence[Account]) -> pd.DataFrame:
