@@ -173,9 +173,9 @@ def episode_table(facts: pd.DataFrame, *, cutoff: int) -> pd.DataFrame:
     remediated = micros(facts["remediated_at"].iloc[rows])
     spend = pd.to_numeric(facts["spend_usd"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)[rows]
     runs = pd.DataFrame({"key": key, "remediated": remediated, "created": created[rows], "spend": spend})
-    by_episode = runs.groupby(["key", "remediated"], sort=False)["created"]
+    by_episode = runs.groupby(["key", "remediated"], sort=False)  # grouped once for the three measures
     # What the open pipeline cost: the spend of its priced non-compliant runs (NaN when none is priced).
-    exposed_spend = runs.groupby(["key", "remediated"], sort=False)["spend"].transform("sum", min_count=1)
+    exposed_spend = by_episode["spend"].transform("sum", min_count=1)
     opening = (facts["violation"] == NEW_VIOLATION).to_numpy(dtype=bool)[rows]
     openers = (
         facts[[*_LABELS[:-1], "job_name"]].iloc[rows[opening]].rename(columns={"job_name": "first_job_name"})
@@ -185,8 +185,8 @@ def episode_table(facts: pd.DataFrame, *, cutoff: int) -> pd.DataFrame:
             **{column: openers[column] for column in _LABELS},
             "opened": created[rows[opening]],
             "closed": np.where(remediated[opening] <= cutoff, remediated[opening], NAT),
-            "last_run": by_episode.transform("max").to_numpy()[opening],
-            "runs": by_episode.transform("size").to_numpy(dtype=np.int64)[opening],
+            "last_run": by_episode["created"].transform("max").to_numpy()[opening],
+            "runs": by_episode["created"].transform("size").to_numpy(dtype=np.int64)[opening],
             "exposed_spend": exposed_spend.to_numpy(dtype=float)[opening],
         }
     )
@@ -257,24 +257,29 @@ def _family_order(
     # (a few linear passes) leaves each family's runs in time order, and only runs of a family at the same
     # instant can still be out of order (compliant first), which is checked.
     if bool(np.all(created[1:] >= created[:-1])):
-        order = _stable_order(key)
-        group, ok, at = key[order], compliant[order], created[order]
+        order, group = _stable_order(key)
+        ok, at = compliant[order], created[order]
         tied = np.flatnonzero(at[1:] == at[:-1])
         if not np.any((group[tied] == group[tied + 1]) & ok[tied] & ~ok[tied + 1]):
             return order, group, ok, at
     return _packed_order(key, created, compliant)
 
 
-def _stable_order(key: np.ndarray) -> np.ndarray:
-    """np.argsort(key, kind="stable") for non-negative integers, sorted by 16 bits at a time from the
-    least significant: numpy sorts 16-bit integers stably with a radix sort, in linear time, while its
-    stable sort of wider integers is a timsort, in n log n."""
-    order = np.argsort((key & 0xFFFF).astype(np.uint16), kind="stable")
-    for shift in range(16, int(key.max(initial=0)).bit_length(), 16):
-        # The digit is cut out before it is reordered: gathering 16-bit digits moves a quarter of the memory.
-        digit = ((key >> shift) & 0xFFFF).astype(np.uint16)
-        order = order[np.argsort(digit[order], kind="stable")]
-    return order
+def _stable_order(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.argsort(key, kind="stable") for non-negative integers, and the sorted keys. Each key is packed
+    with its position in one int64 and the packed values are sorted: being distinct, any sort of them is
+    stable, and numpy sorts int64 values with SIMD instructions several times faster than any argsort of
+    its own (a radix sort of 16-bit digits took two passes and six times as long at 5 million jobs)."""
+    position_bits = max(len(key) - 1, 0).bit_length()
+    if int(key.max(initial=0)).bit_length() + position_bits > 63:
+        order = np.argsort(key, kind="stable")
+        return order, key[order]
+    packed = np.left_shift(key, position_bits, dtype=np.int64)
+    packed |= np.arange(len(key), dtype=np.int64)
+    packed.sort()
+    order = packed & ((1 << position_bits) - 1)
+    packed >>= position_bits
+    return order, packed
 
 
 def _packed_order(
