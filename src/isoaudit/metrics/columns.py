@@ -35,6 +35,13 @@ def codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return found.astype(np.int64, copy=False), pd.Index(distinct)
 
 
+def label_codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Codes from 0 and their labels as text; a missing value is the label ""."""
+    found, distinct = codes(values)
+    found += 1  # codes() gives a fresh array
+    return found, ["", *distinct.astype(str)]
+
+
 def categorical(codes_: np.ndarray, categories: list[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(codes_, categories=categories)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ import pandas as pd
 from isoaudit.config import AuditConfig
 from isoaudit.job_kinds import console_url
 from isoaudit.metrics.attribution import job_facts
+from isoaudit.metrics.counts import weekly_counts
 from isoaudit.metrics.coverage import account_audits, audit_coverage, gap_groups, latest_status
 from isoaudit.metrics.episodes import dormant_spans, every_episode_table, exposure_episodes
 from isoaudit.metrics.images import image_health
@@ -119,27 +121,32 @@ def kpi_tables(
          -> history (each run's place in its family: new or repeat violation, remediation, next run);
     5.   episodes: every exposure episode of the runs (isoaudit.metrics.episodes), found once for both
          the weekly measures and the episodes as of the report time;
-    6.   weekly measures (isoaudit.metrics.kpis) of the trend weeks and the week before, every scope;
+    6.   weekly measures (isoaudit.metrics.kpis) of the trend weeks and the week before, every scope: the
+         counts of runs (isoaudit.metrics.counts), on a worker thread beside stage 5, then the episodes';
     then the report (report_from_tables) reads these tables and computes nothing again.
 
     `prices`: PRICES rows (None: no list price known; negotiated rates still apply).
     """
     facts = job_facts(jobs, accounts, config=config, rates=Rates.from_prices(prices, config.negotiated_rates))
     runs = runs_only(facts)  # a tuning job counts through its training jobs only: the runs, kept once
-    every_episode = every_episode_table(runs)
-    episodes = exposure_episodes(
-        runs, as_of=generated_at, dormant_days=config.dormant_days, every_episode=every_episode
-    )
-    dormant = dormant_spans(runs, dormant_days=config.dormant_days)
     weeks = sorted({trailing_weeks(week, 2)[0], *trailing_weeks(week, config.trend_weeks)})
-    kpis = weekly_kpis(
-        runs,
-        weeks=weeks,
-        dormant_days=config.dormant_days,
-        every_episode=every_episode,
-        dormant=dormant,
-        audits=account_audits(coverage, weeks=weeks),
-    )
+    # Stage 6's counts read the runs alone: counted on a worker thread while the episodes are found (the
+    # bincounts, sorts and groupings of both work on whole arrays without holding the GIL).
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        counts = worker.submit(weekly_counts, runs, weeks=weeks, audits=account_audits(coverage, weeks=weeks))
+        every_episode = every_episode_table(runs)
+        episodes = exposure_episodes(
+            runs, as_of=generated_at, dormant_days=config.dormant_days, every_episode=every_episode
+        )
+        dormant = dormant_spans(runs, dormant_days=config.dormant_days)
+        kpis = weekly_kpis(
+            runs,
+            weeks=weeks,
+            dormant_days=config.dormant_days,
+            every_episode=every_episode,
+            dormant=dormant,
+            counts=counts.result(),
+        )
     return KpiTables(facts=facts, kpis=kpis, episodes=episodes)
 
 
