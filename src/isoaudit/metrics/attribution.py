@@ -20,17 +20,16 @@ import pyarrow.compute as pc
 
 from isoaudit.config import AuditConfig
 from isoaudit.metrics.columns import categorical, codes, from_micros, micros
-from isoaudit.metrics.episodes import HISTORY_COLUMNS, runs_history
+from isoaudit.metrics.episodes import HISTORY_COLUMNS, FamilyHistory, runs_history
 from isoaudit.metrics.failures import classify_failures
 from isoaudit.metrics.money import Rates, job_money
 from isoaudit.metrics.predicates import POSTURES, VIOLATIONS, launchers, posture_codes
+from isoaudit.metrics.stems import name_stems, text_array
 from isoaudit.metrics.weeks import week_labels
 from isoaudit.schema import JOB_FACTS, JOBS
 
 UNATTRIBUTED = "unattributed"
 ENVIRONMENTS = ("production", "non-production", "sandbox", "unknown")
-SDK_SUFFIX = r"-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-\d{3}$"
-_SDK_SUFFIX_LENGTH = 24
 # The few-valued text columns job_facts encodes as integer codes (the first two on a worker thread).
 _ENCODED = ("tags_json", "account_id", "region", "job_kind", "instance_groups_json")
 
@@ -47,10 +46,11 @@ def job_facts(
     pyarrow writes them as the schema's strings.
     """
     _check_jobs(jobs)
-    # Worker threads for the name stems (the longest part) and the most varied few-valued texts' codes: Arrow
-    # and numpy work without the GIL, on arrays and Series taken beforehand (they touch no DataFrame).
+    # Worker threads for the name stems (the longest part) and the most varied few-valued texts' codes, then
+    # for the history beside the money: Arrow and numpy work without the GIL, on arrays and Series taken
+    # beforehand (they touch no DataFrame).
     with ThreadPoolExecutor(max_workers=2) as worker:
-        stems = worker.submit(_name_stems, _text(jobs["job_name"]), _text(jobs["tuning_job_name"]))
+        stems = worker.submit(name_stems, text_array(jobs["job_name"]), text_array(jobs["tuning_job_name"]))
         encoded = worker.submit(_encoded, {name: jobs[name] for name in _ENCODED[:2]})
         compliant, posture = _posture(jobs)
         week = week_labels(jobs["creation_time"])
@@ -63,20 +63,16 @@ def job_facts(
         region = pd.Categorical.from_codes(regions[0], categories=regions[1])
         job_kind = _sorted_categorical(jobs["job_kind"], texts["job_kind"])
         groups = pd.Categorical.from_codes(*texts["instance_groups_json"])
+        family_codes, family = _families(*stems.result(), tags, tag_key=config.family_tag_key)
+        keys = (accounts_[0], regions[0], family_codes)
+        # Stage 4 on a worker thread while the money is worked out.
+        history = worker.submit(_history, keys, compliant, jobs["creation_time"], jobs["job_kind"])
         # Given the categoricals already made, so that money reads their codes instead of the texts again.
         compute_hours, spend = job_money(
             jobs.assign(region=region, job_kind=job_kind, instance_groups_json=groups),
             rates or Rates(listed={}, negotiated=config.negotiated_rates),
         )
-        family_codes, family = _families(*stems.result(), tags, tag_key=config.family_tag_key)
-    history = runs_history(  # stage 4
-        account=accounts_[0],
-        region=regions[0],
-        family=family_codes,
-        created=micros(jobs["creation_time"]),
-        compliant=compliant,
-        launcher=launchers(jobs["job_kind"]),
-    )
+        history = history.result()
     facts = jobs.assign(
         account_id=pd.Categorical.from_codes(accounts_[0], categories=accounts_[1]),
         region=region,
@@ -95,6 +91,25 @@ def job_facts(
         next_run_at=from_micros(history.next_run_at),
     )
     return facts[[*JOB_FACTS.names, *HISTORY_COLUMNS]]
+
+
+def _history(
+    keys: tuple[np.ndarray, np.ndarray, np.ndarray],
+    compliant: np.ndarray,
+    created: pd.Series,
+    kind: pd.Series,
+) -> FamilyHistory:
+    """Stage 4: each run's place in its family's history (runs_history), from the codes of its account,
+    region and family (`keys`), its compliance, creation time and job kind."""
+    account, region, family = keys
+    return runs_history(
+        account=account,
+        region=region,
+        family=family,
+        created=micros(created),
+        compliant=compliant,
+        launcher=launchers(kind),
+    )
 
 
 def _encoded(columns: dict[str, pd.Series]) -> dict[str, tuple[np.ndarray, pd.Index]]:
@@ -188,7 +203,7 @@ def _posture(jobs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 def _families(
     stem_codes: np.ndarray, stems: pa.Array, tags: _JobTags, *, tag_key: str | None
 ) -> tuple[np.ndarray, pd.Categorical]:
-    """Stage 3: each job's family: its family tag, else its name stem (_name_stems). The int64 codes (for
+    """Stage 3: each job's family: its family tag, else its name stem (name_stems). The int64 codes (for
     the history's keys) and the categorical."""
     family_codes, family_names = _family_codes(stem_codes, stems, tags.parsed, tags.codes, tag_key=tag_key)
     return family_codes, pd.Categorical.from_codes(family_codes, categories=family_names)
@@ -283,36 +298,6 @@ def _mapped_team(account_id: str, ou_path: str, mapping: Mapping[str, str]) -> s
     return best[1] if best else None
 
 
-def _name_stems(
-    names: pa.Array | pa.ChunkedArray, tuning: pa.Array | pa.ChunkedArray
-) -> tuple[np.ndarray, pa.Array]:
-    """Each job's family as its name gives it: the name without the SDK timestamp, else the tuning job's
-    name, else the name. Codes (in order of first appearance) and the distinct stems (large strings);
-    `names` and `tuning` as _text gives them."""
-    # Batch by batch, each batch's stems dictionary-encoded at once, so that only one batch's stems and
-    # intermediate arrays are held at a time besides the codes; unifying the dictionaries keeps the first
-    # batch's and appends the new stems of each next one: codes stay in order of first appearance.
-    batches = pa.Table.from_arrays([names, tuning], names=["name", "tuning"]).to_batches()
-    encoded = pa.chunked_array(
-        [_batch_stems(*batch.columns).dictionary_encode() for batch in batches],
-        type=pa.dictionary(pa.int32(), pa.large_binary()),
-    ).unify_dictionaries()
-    if not encoded.num_chunks:
-        return np.zeros(0, dtype=np.int32), pa.array([], type=pa.large_string())
-    found = np.concatenate([chunk.indices.to_numpy() for chunk in encoded.chunks])
-    return found, encoded.chunk(encoded.num_chunks - 1).dictionary.cast(pa.large_string())
-
-
-def _batch_stems(names: pa.Array, tuning: pa.Array) -> pa.Array:
-    """_name_stems' stems of one batch of jobs, as large binaries."""
-    # Bytes, not text: slicing UTF-8 text walks every character, slicing bytes is a copy; the kept names
-    # are valid UTF-8 (whole names, or names less an ASCII suffix).
-    names, tuning = names.cast(pa.large_binary()), tuning.cast(pa.large_binary())
-    suffixed = pa.array(sdk_suffixed(names))
-    from_name = pc.if_else(suffixed, pc.binary_slice(names, 0, -_SDK_SUFFIX_LENGTH), names)
-    return pc.if_else(pc.or_(suffixed, pc.equal(tuning, b"")), from_name, tuning)
-
-
 def _family_codes(
     stem_codes: np.ndarray,
     stems: pa.Array,
@@ -321,7 +306,7 @@ def _family_codes(
     *,
     tag_key: str | None,
 ) -> tuple[np.ndarray, pd.Index]:
-    """Family tag, else the name stem (_name_stems): each job's code and the families (the categories)."""
+    """Family tag, else the name stem (name_stems): each job's code and the families (the categories)."""
     # Categories: the name stems in order of first appearance, then the tag-only families, sorted. The
     # tags are looked up with Arrow: a pandas index of hundreds of thousands of stems costs more to build
     # and probe than the whole lookup.
@@ -337,63 +322,3 @@ def _family_codes(
     categories = pd.Index(pd.array(stems, dtype=str)).append(pd.Index(tag_only, dtype=str))
     tag_family = _lookup([position[value] if value else -1 for value in tagged], tag_codes)
     return np.where(tag_family >= 0, tag_family, stem_codes), categories
-
-
-def _suffix_words() -> dict[str, np.ndarray]:
-    """SDK_SUFFIX's 24 bytes as three little-endian 64-bit words. Per word: `mask` and `value` of the bits
-    that are fixed ('-' whole, a digit's high nibble 3); at the digits, `low` (their low nibbles), `six`
-    (6 in each) and `carry` (the bit above each low nibble)."""
-    template = np.frombuffer(b"-0000-00-00-00-00-00-000", dtype=np.uint8)
-    assert len(template) == _SDK_SUFFIX_LENGTH
-    digit = template != ord("-")
-    per_byte = {
-        "mask": np.where(digit, 0xF0, 0xFF),
-        "value": np.where(digit, 0x30, template),
-        "low": digit * 0x0F,
-        "six": digit * 0x06,
-        "carry": digit * 0x10,
-    }
-    return {name: values.astype(np.uint8).view("<u8") for name, values in per_byte.items()}
-
-
-_SUFFIX_WORDS = _suffix_words()
-
-
-def sdk_suffixed(names: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Whether each name (binary or string; a missing name counts as empty) matches SDK_SUFFIX: the
-    regular expression's test done on the last 24 bytes of each name read as three 64-bit words, because
-    running the expression over millions of names costs more than all the rest of the family work.
-
-    A byte is a digit when its high nibble is 3 and its low nibble at most 9, i.e. adding 6 to the low
-    nibble does not reach 16 (no carry can cross bytes: 15 + 6 < 256). RE2 (Arrow's engine) reads `\\d`
-    as ASCII digits and `$` as the end of the text, as this test does.
-    """
-    chunks = names.chunks if isinstance(names, pa.ChunkedArray) else [names]
-    found = [_suffixed_chunk(chunk.cast(pa.large_binary())) for chunk in chunks]
-    return np.concatenate(found) if found else np.zeros(0, dtype=bool)
-
-
-def _suffixed_chunk(names: pa.LargeBinaryArray) -> np.ndarray:
-    count = len(names)
-    offsets = np.frombuffer(names.buffers()[1], dtype=np.int64)[names.offset : names.offset + count + 1]
-    long = (np.diff(offsets) >= _SDK_SUFFIX_LENGTH) & names.is_valid().to_numpy(zero_copy_only=False)
-    result = np.zeros(count, dtype=bool)
-    if not long.any():
-        return result
-    data = np.frombuffer(names.buffers()[2], dtype=np.uint8)
-    starts = offsets[1:][long] - _SDK_SUFFIX_LENGTH
-    # Every byte offset of the data as the start of a little-endian 64-bit word (overlapping, no copy).
-    words = np.ndarray(shape=(len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
-    ok = np.ones(len(starts), dtype=bool)
-    for index, (mask, value, low, six, carry) in enumerate(
-        zip(*(_SUFFIX_WORDS[name] for name in ("mask", "value", "low", "six", "carry")), strict=True)
-    ):
-        word = words[starts + 8 * index]
-        ok &= ((word & mask) == value) & (((word & low) + six) & carry == 0)
-    result[long] = ok
-    return result
-
-
-def _text(values: pd.Series) -> pa.Array:
-    """A text column as Arrow large strings, missing values empty (plain or categorical input)."""
-    return pc.fill_null(pc.cast(pa.array(values), pa.large_string()), "")

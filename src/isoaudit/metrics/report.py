@@ -122,7 +122,8 @@ def kpi_tables(
     5.   episodes: every exposure episode of the runs (isoaudit.metrics.episodes), found once for both
          the weekly measures and the episodes as of the report time;
     6.   weekly measures (isoaudit.metrics.kpis) of the trend weeks and the week before, every scope: the
-         counts of runs (isoaudit.metrics.counts), on a worker thread beside stage 5, then the episodes';
+         counts of runs (isoaudit.metrics.counts) on a worker thread beside stage 5, then the episodes'
+         measures beside the episodes as of the report time;
     then the report (report_from_tables) reads these tables and computes nothing again.
 
     `prices`: PRICES rows (None: no list price known; negotiated rates still apply).
@@ -130,13 +131,18 @@ def kpi_tables(
     facts = job_facts(jobs, accounts, config=config, rates=Rates.from_prices(prices, config.negotiated_rates))
     runs = runs_only(facts)  # a tuning job counts through its training jobs only: the runs, kept once
     weeks = sorted({trailing_weeks(week, 2)[0], *trailing_weeks(week, config.trend_weeks)})
-    # Stage 6's counts read the runs alone: counted on a worker thread while the episodes are found (the
-    # bincounts, sorts and groupings of both work on whole arrays without holding the GIL).
+    # Stage 6's counts read the runs alone: counted on a worker thread while the episodes are found, then the
+    # episodes as of the report time are made there while stage 6 measures the episodes (the bincounts,
+    # sorts and groupings work on whole arrays without holding the GIL).
     with ThreadPoolExecutor(max_workers=1) as worker:
         counts = worker.submit(weekly_counts, runs, weeks=weeks, audits=account_audits(coverage, weeks=weeks))
         every_episode = every_episode_table(runs)
-        episodes = exposure_episodes(
-            runs, as_of=generated_at, dormant_days=config.dormant_days, every_episode=every_episode
+        episodes = worker.submit(  # beside the episodes' weekly measures, once the counts are done
+            exposure_episodes,
+            runs,
+            as_of=generated_at,
+            dormant_days=config.dormant_days,
+            every_episode=every_episode,
         )
         dormant = dormant_spans(runs, dormant_days=config.dormant_days)
         kpis = weekly_kpis(
@@ -147,7 +153,7 @@ def kpi_tables(
             dormant=dormant,
             counts=counts.result(),
         )
-    return KpiTables(facts=facts, kpis=kpis, episodes=episodes)
+    return KpiTables(facts=facts, kpis=kpis, episodes=episodes.result())
 
 
 def build_report(
