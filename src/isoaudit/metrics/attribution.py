@@ -273,10 +273,11 @@ def _account_defaults(
     account_ids: pd.Index, accounts: pd.DataFrame, *, config: AuditConfig, environments: _EnvironmentPatterns
 ) -> list[tuple[str | None, str | None]]:
     """(team, environment) from the account's tags, then the mapping file / OU path, per account id."""
-    known = accounts.drop_duplicates("account_id", keep="last").set_index("account_id")
+    # Rows as dicts once: looking each account up in the frame costs more than all the rest of the loop.
+    known = accounts.drop_duplicates("account_id", keep="last").set_index("account_id").to_dict("index")
     result = []
     for account_id in account_ids:
-        row = known.loc[account_id] if account_id in known.index else None
+        row = known.get(account_id)
         ou_path = row["ou_path"] if row is not None and isinstance(row["ou_path"], str) else ""
         tags = _parse_tags(row["tags_json"]) if row is not None else {}
         team = _first(tags, config.team_tag_keys) or _mapped_team(account_id, ou_path, config.team_mapping)
