@@ -24,6 +24,8 @@ from isoaudit.emulator import AccountSpec, JobSpec, OrganizationSpec, build_orga
 pytestmark = pytest.mark.prefect
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# How the temporary Prefect server is found among the run's children: the app it serves.
+SERVER_APP = "prefect.server.api.server:create_app"
 
 
 def children(pid: int) -> list[int]:
@@ -100,7 +102,7 @@ def test_a_run_killed_with_sigkill_leaves_no_prefect_server_behind(emulator, tmp
     try:
         deadline = time.monotonic() + 180
         while server is None and time.monotonic() < deadline and run.poll() is None:
-            server = next((pid for pid in children(run.pid) if "uvicorn" in command_line(pid)), None)
+            server = next((pid for pid in children(run.pid) if SERVER_APP in command_line(pid)), None)
             time.sleep(0.2)
         assert server is not None, f"no Prefect server started: {(tmp_path / 'stderr').read_text()[-3000:]}"
         os.kill(run.pid, signal.SIGKILL)
@@ -131,7 +133,7 @@ def test_a_run_that_ends_returns_at_once_and_its_prefect_server_stops_by_itself(
     try:
         deadline = time.monotonic() + 300
         while run.poll() is None and time.monotonic() < deadline:
-            servers |= {pid for pid in children(run.pid) if "uvicorn" in command_line(pid)}
+            servers |= {pid for pid in children(run.pid) if SERVER_APP in command_line(pid)}
             time.sleep(0.05)
         output = run.communicate(timeout=30)[0]
         assert run.returncode == 0, (tmp_path / "stderr").read_text()[-3000:]

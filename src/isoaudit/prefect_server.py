@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
+from isoaudit.code_loading import loading_code
 from isoaudit.errors import BrokenEnvironment
 
 _PR_SET_PDEATHSIG = 1
@@ -88,11 +89,13 @@ class TemporaryServer:
     def _launch(self) -> tuple[subprocess.Popen[bytes], int]:
         port = _free_port()
         command = [
-            sys.executable, "-m", "uvicorn", "--app-dir", _site_packages(), "--factory",
-            "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
+            sys.executable, "-m", "isoaudit.prefect_server_process", "--app-dir", _site_packages(),
+            "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
             "--log-level", "error", "--lifespan", "on",
         ]  # fmt: skip
-        # The command is Prefect's own (SubprocessASGIServer), with this interpreter: no outside input.
+        # The command is Prefect's own (SubprocessASGIServer's uvicorn and arguments), with this interpreter
+        # and its app loaded with fewer garbage collections (isoaudit.prefect_server_process): no outside
+        # input.
         process = subprocess.Popen(  # noqa: S603
             command,
             env={**os.environ, **_SERVER_ENVIRONMENT},
@@ -144,9 +147,10 @@ _LOADED_BY_A_FLOW_CALL = ("prefect.utilities.visualization", "fastapi.encoders")
 
 
 def _load_what_the_flow_call_loads() -> None:
-    for module in _LOADED_BY_A_FLOW_CALL:
-        with contextlib.suppress(ImportError):  # another version of Prefect may not need it
-            importlib.import_module(module)
+    with loading_code():
+        for module in _LOADED_BY_A_FLOW_CALL:
+            with contextlib.suppress(ImportError):  # another version of Prefect may not need it
+                importlib.import_module(module)
 
 
 def _send_pending() -> None:

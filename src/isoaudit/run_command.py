@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from isoaudit import prefect_server, progress
+from isoaudit.code_loading import loading_code
 from isoaudit.config import ConfigError, load_config
 from isoaudit.job_kinds import run_kinds
 
@@ -102,8 +103,9 @@ def run_command(args: argparse.Namespace) -> int:
     config = load_config(args.config, **overrides)  # validate before Prefect or AWS is touched
     # Prefect's server starts now: its seconds of start-up overlap the imports, the checks and the lock.
     with prefect_server.started_early() as server:
-        from isoaudit import audit
-        from isoaudit.aws import preflight, run_lock
+        with loading_code():
+            from isoaudit import audit
+            from isoaudit.aws import preflight, run_lock
 
         aws = audit.management_session(config)
         preflight.check(aws=aws, config=config)  # before anything is written
@@ -129,7 +131,8 @@ def _weekly_run(
     args: argparse.Namespace, server: prefect_server.TemporaryServer | None, **arguments: Any
 ) -> dict[str, Any]:
     """The weekly flow, on Prefect's API (`server` when the CLI started it), with progress on the terminal."""
-    weekly_audit = weekly_flow()
+    with loading_code():
+        weekly_audit = weekly_flow()
     reporter = progress.for_terminal(as_json=args.json, interactive=sys.stdout.isatty())
     with prefect_server.serving(server), progress.reporting(reporter):
         return weekly_audit(

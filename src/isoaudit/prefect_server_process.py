@@ -1,0 +1,23 @@
+"""The process of Prefect's temporary API server (isoaudit.prefect_server): `python -m uvicorn` with the
+same arguments, its app loaded with fewer garbage collections.
+
+Loading Prefect's server (`prefect.server.api.server`, FastAPI, SQLAlchemy, pydantic's models) is most of
+the server's 2.8 s of CPU before it answers, and a fifth of that was Python's cyclic garbage collector
+traversing the objects being loaded (see isoaudit.code_loading). Run as
+`python -m isoaudit.prefect_server_process <uvicorn's arguments>`.
+"""
+
+from __future__ import annotations
+
+from isoaudit.code_loading import loading_code
+
+
+def main() -> None:
+    with loading_code():
+        import uvicorn
+        from prefect.server.api import server  # noqa: F401  (the app's module, which uvicorn loads next)
+    uvicorn.main()  # reads the arguments of this process, as `python -m uvicorn` does
+
+
+if __name__ == "__main__":
+    main()
