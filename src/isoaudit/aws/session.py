@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import urllib.request
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -69,6 +70,17 @@ class _ClientParts:
     def __init__(self) -> None:
         self.models: dict[tuple[str, str | None], Any] = {}
         self.classes: dict[str, type] = {}
+        self._environment_names_proxies: bool | None = None
+
+    def proxies(self) -> dict[str, str] | None:
+        """The `proxies` of a client's configuration: none (`{}`) when the environment names no proxy, else
+        None, botocore's own reading of it for the client's endpoint (NO_PROXY may exempt some). botocore
+        reads the environment for every client it builds (urllib's `getproxies` goes through every variable,
+        about 0.14 ms, a tenth of a client's build once its model and class are shared); an empty answer is
+        the same for every endpoint, so it is read once."""
+        if self._environment_names_proxies is None:
+            self._environment_names_proxies = bool(urllib.request.getproxies())
+        return None if self._environment_names_proxies else {}
 
 
 # The parts of the session building a client in this thread (None: botocore's own behaviour, e.g. for the
@@ -156,6 +168,7 @@ class AwsSession:
                             retries=RETRIES,
                             max_pool_connections=pool,
                             user_agent_extra=f"isoaudit/{__version__}",
+                            proxies=self._parts.proxies(),
                         ),
                         **signing,
                     )
