@@ -19,9 +19,10 @@ from isoaudit.aws import preflight, run_lock
 from isoaudit.aws.lake_view import LakeView
 from isoaudit.aws.organizations import Account
 from isoaudit.aws.session import AwsSession
-from isoaudit.collect import AccountAudit, AuditRun, ReadSlots, audit_account, fewer_collections
+from isoaudit.collect import AccountAudit, AuditRun, ReadSlots, audit_account
 from isoaudit.config import AuditConfig, load_config
 from isoaudit.delivery import Delivery, deliver
+from isoaudit.garbage_collector import fewer_collections
 from isoaudit.metrics.report import WeeklyReport, report_json
 from isoaudit.prices import PriceBook
 from isoaudit.progress import current as current_progress

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -16,11 +14,9 @@ from isoaudit import audit
 from isoaudit.aws.organizations import Account
 from isoaudit.collect import (
     FULL_LISTING,
-    GC_THRESHOLD_WHILE_COLLECTING,
     SEARCH_INDEX_LAG,
     AccountAudit,
     AuditRun,
-    fewer_collections,
     largest_first,
     plan_regions,
 )
@@ -365,33 +361,3 @@ def test_a_first_listing_reads_every_job_once_and_lists_only_what_search_may_lac
     assert set(pd.concat([done.coverage for done in second]).query("status == 'audited'")["listing"]) == {
         "incremental"
     }
-
-
-def test_garbage_is_collected_less_often_while_collecting_and_as_before_once_every_collection_ends() -> None:
-    before = gc.get_threshold()
-    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
-    seen: dict[str, tuple[int, int, int]] = {}
-
-    def first() -> None:
-        with fewer_collections():
-            seen["first"] = gc.get_threshold()
-            first_in.set()
-            second_in.wait(10)
-        first_out.set()
-
-    def second() -> None:
-        first_in.wait(10)
-        with fewer_collections():
-            second_in.set()
-            first_out.wait(10)
-            seen["second, after the first ended"] = gc.get_threshold()
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(20)
-
-    raised = (max(before[0], GC_THRESHOLD_WHILE_COLLECTING), *before[1:])
-    assert seen == {"first": raised, "second, after the first ended": raised}
-    assert gc.get_threshold() == before

@@ -25,13 +25,13 @@ from isoaudit.collect import (
     ReadSlots,
     RegionPlan,
     audit_account,
-    fewer_collections,
     largest_first,
     plan_regions,
     running_launchers,
 )
 from isoaudit.config import AuditConfig
 from isoaudit.errors import AUDIT_ERRORS, describe_failure
+from isoaudit.garbage_collector import fewer_collections
 from isoaudit.guardrails import read_preventive_coverage
 from isoaudit.merge import changed_rows, merge_history
 from isoaudit.metrics.report import (

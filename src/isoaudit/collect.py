@@ -5,12 +5,10 @@ Every read goes through `_guarded`, the single place where an AWS failure is tur
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -124,37 +122,6 @@ class AccountAudit:
         coverage = self.coverage
         full = coverage[(coverage["status"] == "audited") & (coverage["listing"] == "full")]
         return list(zip(full["account_id"], full["region"], strict=True))
-
-
-# The cyclic garbage collector's first threshold while accounts are collected (Python's default: 700). Each
-# account-region builds a botocore client, about 930 objects in reference cycles (115 KB), that lives for
-# its read's round trips: at 700 allocations a collection these clients are carried into the oldest
-# generation, and the full collections that follow traverse them all. Measured on a re-run over 51 accounts
-# x 17 regions: the GC took 3.8-5.4 s of 9.8-12.1 s of CPU at 700, 1.4-2.9 s at 20,000, 1.0 s at 100,000
-# (then at most about 100 clients' worth of garbage, 12 MB, waits for a collection).
-GC_THRESHOLD_WHILE_COLLECTING = 100_000
-_gc_lock = threading.Lock()
-_gc_users: list[tuple[int, int, int]] = []  # the thresholds to restore, one per collection in progress
-
-
-@contextmanager
-def fewer_collections() -> Iterator[None]:
-    """While the block runs, Python's cyclic garbage collector runs less often (see
-    GC_THRESHOLD_WHILE_COLLECTING); its thresholds are restored when the last such block ends."""
-    with _gc_lock:
-        if not _gc_users:
-            threshold = gc.get_threshold()
-            gc.set_threshold(max(threshold[0], GC_THRESHOLD_WHILE_COLLECTING), *threshold[1:])
-        else:
-            threshold = _gc_users[0]
-        _gc_users.append(threshold)
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            restore = _gc_users.pop()
-            if not _gc_users:
-                gc.set_threshold(*restore)
 
 
 class ReadSlots:

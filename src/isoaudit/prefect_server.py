@@ -32,8 +32,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
-from isoaudit.code_loading import loading_code
 from isoaudit.errors import BrokenEnvironment
+from isoaudit.garbage_collector import loading_code
 
 _PR_SET_PDEATHSIG = 1
 # What Prefect's SubprocessASGIServer sets for its temporary server: no UI, no background services.

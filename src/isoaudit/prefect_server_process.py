@@ -3,13 +3,13 @@ same arguments, its app loaded with fewer garbage collections.
 
 Loading Prefect's server (`prefect.server.api.server`, FastAPI, SQLAlchemy, pydantic's models) is most of
 the server's 2.8 s of CPU before it answers, and a fifth of that was Python's cyclic garbage collector
-traversing the objects being loaded (see isoaudit.code_loading). Run as
+traversing the objects being loaded (see isoaudit.garbage_collector). Run as
 `python -m isoaudit.prefect_server_process <uvicorn's arguments>`.
 """
 
 from __future__ import annotations
 
-from isoaudit.code_loading import loading_code
+from isoaudit.garbage_collector import loading_code
 
 
 def main() -> None:

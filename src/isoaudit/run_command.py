@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from isoaudit import prefect_server, progress
-from isoaudit.code_loading import loading_code
 from isoaudit.config import ConfigError, load_config
+from isoaudit.garbage_collector import loading_code
 from isoaudit.job_kinds import run_kinds
 
 FLOW_GROUP = "isoaudit.flows"
