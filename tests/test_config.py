@@ -114,3 +114,18 @@ def test_cli_names_the_bad_address_field_and_exits_2(capsys, tmp_path) -> None:
     assert error.endswith(
         "email.finops: 'finops at acme' is not an email address (expected e.g. finops@acme.example)"
     )
+
+
+def test_known_regions_are_the_regions_botocore_offers_ec2_in_every_partition() -> None:
+    from botocore.session import get_session
+
+    from isoaudit.regions import known_regions
+
+    session = get_session()
+    offered = {
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("ec2", partition_name=partition)
+    }
+    assert known_regions() == offered
+    assert {"us-east-1", "eu-west-1", "cn-north-1", "us-gov-west-1"} <= known_regions()

@@ -42,6 +42,16 @@ _SERVER_ENVIRONMENT = {
     "PREFECT__SERVER_EPHEMERAL": "1",
     "PREFECT__SERVER_FINAL": "1",
 }
+# Off unless the environment says otherwise, because a server that lives for one run has no use for them:
+# - automations (triggers and their actions): they react to events over time, on a lasting server; here
+#   their start (reading the automations, building a second API app for the actions' client) competed with
+#   the run's first requests: 0.9 of 1.9 s of the server's CPU for them, measured on a busy machine;
+# - telemetry: a security audit does not report to Prefect's analytics, and offline its failure was an
+#   ERROR line in every run's output.
+_SERVER_DEFAULTS = {
+    "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+}
 _STARTUP_FAILURE = 3  # uvicorn's exit code when its port is taken or its app fails to start
 
 
@@ -98,7 +108,7 @@ class TemporaryServer:
         # input.
         process = subprocess.Popen(  # noqa: S603
             command,
-            env={**os.environ, **_SERVER_ENVIRONMENT},
+            env={**_SERVER_DEFAULTS, **os.environ, **_SERVER_ENVIRONMENT},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=self._errors,
