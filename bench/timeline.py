@@ -26,6 +26,7 @@ STEPS = {
     "isoaudit.config": ("load_config",),
     "isoaudit.prefect_server": (
         "TemporaryServer._launch",
+        "TemporaryServer.serve",
         "TemporaryServer._wait_ready",
         "TemporaryServer.stop",
     ),
@@ -137,10 +138,9 @@ def child() -> None:
                 )
 
         httpx.Client.send = logged
-    from isoaudit import cli
+    from isoaudit import executable
 
-    sys.argv = ["isoaudit", *sys.argv[2:]]
-    code = cli.main()
+    code = executable.run(sys.argv[2:])
     mark("main returns")
     sys.stdout.flush()
     os._exit(code)

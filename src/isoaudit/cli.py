@@ -5,16 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 from isoaudit.config import AuditConfig, ConfigError, load_config
 from isoaudit.doctor_command import add_doctor_command, doctor_command
 from isoaudit.errors import BrokenEnvironment
 from isoaudit.guardrail_files import GUARDRAILS
 from isoaudit.lake_command import add_lake_command
+from isoaudit.prefect_server import TemporaryServer
 from isoaudit.run_command import add_run_commands, demo_command, percent, run_command
 
 EXIT_CONFIG = 2  # bad input: a field, a flag, a variable
@@ -97,12 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, launched: TemporaryServer | None = None) -> int:
+    """The command line `argv`; `launched`: Prefect's server for a run, when the executable launched it."""
     args = build_parser().parse_args(argv)
     _configure_logging(verbose=args.verbose)
     try:
         if args.command == "run":
-            return run_command(args)
+            return run_command(args, launched)
         if args.command == "guardrails":
             return _guardrails(args)
         if args.command == "query":
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             from isoaudit.lake_command import lake_check
 
             return lake_check(args)
-        return demo_command(args)
+        return demo_command(args, launched)
     except ConfigError as exc:
         print(f"isoaudit: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -228,21 +228,3 @@ def _configure_logging(*, verbose: bool) -> None:
         # One line per task state is noise on a terminal; progress comes from the flow's own log lines.
         for noisy in ("prefect.task_runs", "botocore", "urllib3", "werkzeug", "prefect.server", "httpx"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def command_line() -> NoReturn:
-    """The `isoaudit` executable: `main`, then an exit without the interpreter's teardown.
-
-    Freeing a run's objects one by one (pandas, Arrow, Prefect, botocore) took 0.7-1.2 s after the last line
-    was printed. By then every file, lock and server of the run is closed by its context manager; the logs
-    and the output are flushed here. An unexpected exception still ends the usual way, with its traceback.
-    """
-    code = main()
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
-if __name__ == "__main__":
-    command_line()

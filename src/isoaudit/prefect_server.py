@@ -2,10 +2,12 @@
 
 Without PREFECT_API_URL, Prefect starts a temporary server (a uvicorn subprocess) when the flow starts, and
 the flow waits for it: 3-9 s here, most of a small organization's run, spent after every import and AWS
-check. The CLI starts the same server (Prefect's own command and environment) the moment its input is
-valid, so that the server's start overlaps the imports, the preflight checks and the run lock, then points
-the flow at it. The child also asks Linux to stop it when this process dies (PR_SET_PDEATHSIG, with
-SIGTERM): Prefect's own temporary server outlived a run killed with SIGKILL.
+check. The `isoaudit` executable launches the same server (Prefect's own command and environment) before
+it imports anything else, so that loading the server's code overlaps the command's imports, the
+validation of its input, the preflight checks and the run lock; the server opens its port and database
+only once the input is valid (isoaudit.prefect_server_process), and the flow is pointed at it. The child
+also asks Linux to stop it when this process dies (PR_SET_PDEATHSIG, with SIGTERM): Prefect's own temporary
+server outlived a run killed with SIGKILL.
 
 At the end of a run the server is asked to stop (SIGTERM) and not waited for: by then the run's logs and
 events have reached it, and its shutdown (a fifth of a second: writing the last events into its database,
@@ -32,8 +34,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
-from isoaudit.errors import BrokenEnvironment
 from isoaudit.garbage_collector import loading_code
+from isoaudit.prefect_server_process import SERVE
 
 _PR_SET_PDEATHSIG = 1
 # What Prefect's SubprocessASGIServer sets for its temporary server: no UI, no background services.
@@ -61,6 +63,13 @@ class TemporaryServer:
     def __init__(self, errors: IO[bytes]) -> None:
         self._errors = errors  # the server's stderr, for the one line of a failure
         self._process, self.port = self._launch()
+
+    def serve(self) -> None:
+        """Let the server open its port and database (the run's input is valid); once is enough."""
+        if self._process.stdin is not None and not self._process.stdin.closed:
+            with contextlib.suppress(BrokenPipeError):  # it ended already: `_wait_ready` says why
+                self._process.stdin.write(f"{SERVE}\n".encode())
+                self._process.stdin.close()
 
     @property
     def api_url(self) -> str:
@@ -92,9 +101,13 @@ class TemporaryServer:
                 _send_pending()
 
     def stop(self) -> None:
-        """Ask the server to stop; it finishes on its own (see the module's docstring)."""
+        """Ask the server to stop; it finishes on its own (see the module's docstring). Told this before it
+        was let serve, it ends having written nothing."""
+        if self._process.stdin is not None:
+            self._process.stdin.close()
         if self._process.poll() is None:
             self._process.terminate()
+        self._errors.close()
 
     def _launch(self) -> tuple[subprocess.Popen[bytes], int]:
         port = _free_port()
@@ -109,7 +122,7 @@ class TemporaryServer:
         process = subprocess.Popen(  # noqa: S603
             command,
             env={**_SERVER_DEFAULTS, **os.environ, **_SERVER_ENVIRONMENT},
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=self._errors,
             preexec_fn=_die_with(os.getpid()),
@@ -119,6 +132,9 @@ class TemporaryServer:
     def _wait_ready(self, *, timeout: float) -> None:
         import httpx  # Prefect's own client library, loaded with Prefect by now
 
+        from isoaudit.errors import BrokenEnvironment  # botocore's parsers: not loaded before the launch
+
+        self.serve()
         deadline = time.monotonic() + timeout
         # One client for every poll: `httpx.get` builds a TLS context each time (20 ms of CPU), which at
         # this pace took half a core from the server's start on a busy machine.
@@ -126,6 +142,7 @@ class TemporaryServer:
             while time.monotonic() < deadline:
                 if self._process.poll() == _STARTUP_FAILURE and "address already in use" in self._output():
                     self._process, self.port = self._launch()  # the port was taken after it was chosen
+                    self.serve()
                 elif self._process.poll() is not None:
                     break
                 with contextlib.suppress(httpx.HTTPError):
@@ -173,18 +190,25 @@ def _send_pending() -> None:
     EventsWorker.drain_all(timeout=5, at_exit=False)
 
 
-@contextlib.contextmanager
-def started_early() -> Iterator[TemporaryServer | None]:
-    """Prefect's temporary server, launched now and stopped on leaving; None when Prefect is told to use an
+def launch() -> TemporaryServer | None:
+    """Prefect's temporary server, launched now (serving once told to); None when Prefect is told to use an
     API (PREFECT_API_URL in the environment) or elsewhere than on Linux."""
     if os.environ.get("PREFECT_API_URL") or not sys.platform.startswith("linux"):
-        yield None
-        return
-    with tempfile.TemporaryFile() as errors:
-        server = TemporaryServer(errors)
-        try:
-            yield server
-        finally:
+        return None
+    return TemporaryServer(tempfile.TemporaryFile())
+
+
+@contextlib.contextmanager
+def started_early(launched: TemporaryServer | None) -> Iterator[TemporaryServer | None]:
+    """The server the executable launched (`launched`), or one launched now; serving from now (the input is
+    valid), stopped on leaving."""
+    server = launched or launch()
+    try:
+        if server is not None:
+            server.serve()
+        yield server
+    finally:
+        if server is not None:
             server.stop()
 
 

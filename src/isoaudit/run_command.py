@@ -97,12 +97,13 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def run_command(args: argparse.Namespace) -> int:
+def run_command(args: argparse.Namespace, launched: prefect_server.TemporaryServer | None = None) -> int:
+    """`isoaudit run`; `launched`: Prefect's server, when the executable launched it (isoaudit.executable)."""
     overrides = _overrides(args)
     _valid_week(args.week)
     config = load_config(args.config, **overrides)  # validate before Prefect or AWS is touched
-    # Prefect's server starts now: its seconds of start-up overlap the imports, the checks and the lock.
-    with prefect_server.started_early() as server:
+    # Prefect's server serves from now: its seconds of start-up overlap the imports, the checks and the lock.
+    with prefect_server.started_early(launched) as server:
         with loading_code():
             from isoaudit import audit
             from isoaudit.aws import preflight, run_lock
@@ -150,14 +151,14 @@ def _valid_week(week: str | None) -> None:
             raise ConfigError(f"--week: {exc}") from None
 
 
-def demo_command(args: argparse.Namespace) -> int:
+def demo_command(args: argparse.Namespace, launched: prefect_server.TemporaryServer | None = None) -> int:
     _valid_week(args.week)
     # The emulator accepts any credentials; these are not secrets, and only this process sees them.
     for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
         os.environ[name] = value
     os.environ.pop("AWS_SESSION_TOKEN", None)
     os.environ.pop("AWS_PROFILE", None)
-    with prefect_server.started_early() as server:
+    with prefect_server.started_early(launched) as server:
         from isoaudit.emulator.server import start_emulator
 
         with start_emulator(seed=args.seed) as emulator:
