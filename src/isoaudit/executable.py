@@ -46,5 +46,6 @@ def command_line() -> NoReturn:
     sys.stderr.flush()
     os._exit(code)
 
+
 if __name__ == "__main__":
     command_line()
