@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from isoaudit import prefect_server
 
@@ -25,7 +26,11 @@ def test_the_temporary_server_runs_no_automations_or_telemetry(monkeypatch: pyte
         "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED",
     ):
         monkeypatch.delenv(name, raising=False)
-    with prefect_server.started_early(prefect_server.launch()) as server:
+    # As in a command's process: no Prefect API named (this session's harness names one).
+    with (
+        temporary_settings(restore_defaults={PREFECT_API_URL}),
+        prefect_server.started_early(prefect_server.launch()) as server,
+    ):
         assert server is not None
         with prefect_server.serving(server):
             settings = httpx.get(f"{server.api_url}/admin/settings", timeout=30).json()
