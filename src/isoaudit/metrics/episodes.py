@@ -174,9 +174,9 @@ def episode_table(facts: pd.DataFrame, *, cutoff: int) -> pd.DataFrame:
     spend = pd.to_numeric(facts["spend_usd"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)[rows]
     runs = pd.DataFrame({"key": key, "remediated": remediated, "created": created[rows], "spend": spend})
     by_episode = runs.groupby(["key", "remediated"], sort=False)  # grouped once for the three measures
-    # What the open pipeline cost: the spend of its priced non-compliant runs (NaN when none is priced).
-    exposed_spend = by_episode["spend"].transform("sum", min_count=1)
     opening = (facts["violation"] == NEW_VIOLATION).to_numpy(dtype=bool)[rows]
+    # The measures per episode, read at its opening run (its episode's number): not spread over every run.
+    episode = by_episode.ngroup().to_numpy()[opening]
     openers = (
         facts[[*_LABELS[:-1], "job_name"]].iloc[rows[opening]].rename(columns={"job_name": "first_job_name"})
     )
@@ -185,9 +185,10 @@ def episode_table(facts: pd.DataFrame, *, cutoff: int) -> pd.DataFrame:
             **{column: openers[column] for column in _LABELS},
             "opened": created[rows[opening]],
             "closed": np.where(remediated[opening] <= cutoff, remediated[opening], NAT),
-            "last_run": by_episode["created"].transform("max").to_numpy()[opening],
-            "runs": by_episode["created"].transform("size").to_numpy(dtype=np.int64)[opening],
-            "exposed_spend": exposed_spend.to_numpy(dtype=float)[opening],
+            "last_run": by_episode["created"].max().to_numpy()[episode],
+            "runs": by_episode.size().to_numpy(dtype=np.int64)[episode],
+            # What the open pipeline cost: its priced non-compliant runs' spend (NaN when none is priced).
+            "exposed_spend": by_episode["spend"].sum(min_count=1).to_numpy(dtype=float)[episode],
         }
     )
     return table.reset_index(drop=True)
