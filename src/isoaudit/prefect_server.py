@@ -134,7 +134,6 @@ class TemporaryServer:
 
         from isoaudit.errors import BrokenEnvironment  # botocore's parsers: not loaded before the launch
 
-        self.serve()
         deadline = time.monotonic() + timeout
         # One client for every poll: `httpx.get` builds a TLS context each time (20 ms of CPU), which at
         # this pace took half a core from the server's start on a busy machine.
