@@ -46,9 +46,9 @@ def job_facts(
     pyarrow writes them as the schema's strings.
     """
     _check_jobs(jobs)
-    # Worker threads for the name stems (the longest part) and the most varied few-valued texts' codes, then
-    # for the history beside the money: Arrow and numpy work without the GIL, on arrays and Series taken
-    # beforehand (they touch no DataFrame).
+    # Worker threads for the name stems (the longest part, itself on two threads) and the most varied
+    # few-valued texts' codes, then for the money and the history: Arrow and numpy work without the GIL,
+    # on arrays and Series taken beforehand (they touch no DataFrame).
     with ThreadPoolExecutor(max_workers=2) as worker:
         stems = worker.submit(name_stems, text_array(jobs["job_name"]), text_array(jobs["tuning_job_name"]))
         encoded = worker.submit(_encoded, {name: jobs[name] for name in _ENCODED[:2]})
@@ -57,22 +57,25 @@ def job_facts(
         failed = (jobs["status"] == "Failed").to_numpy(dtype=bool)
         failure_class = classify_failures(jobs["failure_reason"], failed=failed)
         texts = _encoded({name: jobs[name] for name in _ENCODED[2:]}) | encoded.result()
-        tags = _JobTags.of(texts["tags_json"])
-        accounts_, regions = texts["account_id"], texts["region"]
-        who = _attribution(tags, accounts_, accounts, config=config)
-        region = pd.Categorical.from_codes(regions[0], categories=regions[1])
+        region = pd.Categorical.from_codes(*texts["region"])
         job_kind = _sorted_categorical(jobs["job_kind"], texts["job_kind"])
         groups = pd.Categorical.from_codes(*texts["instance_groups_json"])
-        family_codes, family = _families(*stems.result(), tags, tag_key=config.family_tag_key)
-        keys = (accounts_[0], regions[0], family_codes)
-        # Stage 4 on a worker thread while the money is worked out.
-        history = worker.submit(_history, keys, compliant, jobs["creation_time"], jobs["job_kind"])
         # Given the categoricals already made, so that money reads their codes instead of the texts again.
-        compute_hours, spend = job_money(
+        money = worker.submit(
+            job_money,
             jobs.assign(region=region, job_kind=job_kind, instance_groups_json=groups),
             rates or Rates(listed={}, negotiated=config.negotiated_rates),
         )
-        history = history.result()
+        tags = _JobTags.of(texts["tags_json"])
+        accounts_ = texts["account_id"]
+        who = _attribution(tags, accounts_, accounts, config=config)
+        family_codes, families = _family_codes(*stems.result(), tags, tag_key=config.family_tag_key)
+        keys = (accounts_[0], texts["region"][0], family_codes)
+        # Stage 4 on a worker thread while the families' categorical checks its hundreds of thousands of
+        # distinct names.
+        history = worker.submit(_history, keys, compliant, jobs["creation_time"], jobs["job_kind"])
+        family = pd.Categorical.from_codes(family_codes, categories=families)
+        (compute_hours, spend), history = money.result(), history.result()
     facts = jobs.assign(
         account_id=pd.Categorical.from_codes(accounts_[0], categories=accounts_[1]),
         region=region,
@@ -200,15 +203,6 @@ def _posture(jobs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return compliant, posture_codes(isolated=compliant, in_vpc=in_vpc)
 
 
-def _families(
-    stem_codes: np.ndarray, stems: pa.Array, tags: _JobTags, *, tag_key: str | None
-) -> tuple[np.ndarray, pd.Categorical]:
-    """Stage 3: each job's family: its family tag, else its name stem (name_stems). The int64 codes (for
-    the history's keys) and the categorical."""
-    family_codes, family_names = _family_codes(stem_codes, stems, tags.parsed, tags.codes, tag_key=tag_key)
-    return family_codes, pd.Categorical.from_codes(family_codes, categories=family_names)
-
-
 class _Labels:
     """Distinct labels in order of first use, with their integer codes (-1 for none)."""
 
@@ -300,18 +294,14 @@ def _mapped_team(account_id: str, ou_path: str, mapping: Mapping[str, str]) -> s
 
 
 def _family_codes(
-    stem_codes: np.ndarray,
-    stems: pa.Array,
-    job_tags: list[dict[str, str]],
-    tag_codes: np.ndarray,
-    *,
-    tag_key: str | None,
+    stem_codes: np.ndarray, stems: pa.Array, tags: _JobTags, *, tag_key: str | None
 ) -> tuple[np.ndarray, pd.Index]:
-    """Family tag, else the name stem (name_stems): each job's code and the families (the categories)."""
+    """Stage 3: each job's family: its family tag, else its name stem (name_stems). The int64 codes (for
+    the history's keys) and the families (the categories)."""
     # Categories: the name stems in order of first appearance, then the tag-only families, sorted. The
     # tags are looked up with Arrow: a pandas index of hundreds of thousands of stems costs more to build
     # and probe than the whole lookup.
-    tagged = [tags.get(tag_key) if tag_key else None for tags in job_tags]
+    tagged = [job_tags.get(tag_key) if tag_key else None for job_tags in tags.parsed]
     values = sorted({value for value in tagged if value})
     # Stems probe a table of the few tag values (not the other way round: fewer entries to hash).
     matched = pc.index_in(stems, value_set=pa.array(values, type=pa.large_string()))
@@ -321,5 +311,5 @@ def _family_codes(
     tag_only = [value for value in values if value not in position]
     position.update((family, len(stems) + code) for code, family in enumerate(tag_only))
     categories = pd.Index(pd.array(stems, dtype=str)).append(pd.Index(tag_only, dtype=str))
-    tag_family = _lookup([position[value] if value else -1 for value in tagged], tag_codes)
+    tag_family = _lookup([position[value] if value else -1 for value in tagged], tags.codes)
     return np.where(tag_family >= 0, tag_family, stem_codes), categories

@@ -54,9 +54,9 @@ def weekly_kpis(
     and closed at or after it; it is dormant there when the family's last run before the end is
     `dormant_days` or more before it. `coverage` gives stale_accounts (0 without it). One org row per
     week; other scopes have a row when the scope value has jobs, closed/open episodes or stale accounts
-    in the week. `every_episode` is every_episode_table(facts), `dormant` dormant_spans(facts), `audits`
-    account_audits(coverage) and `counts` weekly_counts(facts) of the same weeks, when the caller's earlier
-    stages have them already.
+    in the week. `every_episode` is every_episode_table(facts), `dormant`
+    dormant_episodes(dormant_spans(facts), every_episode), `audits` account_audits(coverage) and `counts`
+    weekly_counts(facts) of the same weeks, when the caller's earlier stages have them already.
     """
     selected = sorted(set(weeks))
     if not selected:
@@ -70,14 +70,13 @@ def weekly_kpis(
         every_episode = every_episode_table(facts)
     episodes = every_episode.assign(org="org")
     if dormant is None:
-        dormant = dormant_spans(facts, dormant_days=dormant_days)
-    spans = _dormant_episodes(dormant, episodes)
+        dormant = dormant_episodes(dormant_spans(facts, dormant_days=dormant_days), every_episode)
     if counts is None:
         if audits is None and coverage is not None:
             audits = account_audits(coverage, weeks=selected)
         counts = weekly_counts(facts, weeks=selected, audits=audits)
     intervals = {"open": (episodes["opened"], episodes["closed"], episodes, False),
-                 "dormant": (spans["dormant_from"], spans["dormant_until"], spans, True)}  # fmt: skip
+                 "dormant": (dormant["dormant_from"], dormant["dormant_until"], dormant, True)}  # fmt: skip
     frames = [
         _scope_rows(
             scope, counts=counts, episodes=episodes, intervals=intervals, weeks=selected, starts=starts,
@@ -179,11 +178,12 @@ def _active(
     return pd.Series(active[label, week], index=index, name=name)
 
 
-def _dormant_episodes(spans: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
-    """Dormant spans (int microseconds) with the labels of the episode they belong to."""
+def dormant_episodes(spans: pd.DataFrame, every_episode: pd.DataFrame) -> pd.DataFrame:
+    """Dormant spans (dormant_spans; int microseconds) with the labels of the episode they belong to
+    (`every_episode`: every_episode_table)."""
     keys = ["account_id", "region", "family"]
     spans = spans.astype(dict.fromkeys(keys, str))
-    labels = episodes[[*keys, "opened", "team", "environment", "job_kind", "org"]]
+    labels = every_episode[[*keys, "opened", "team", "environment", "job_kind"]].assign(org="org")
     labels = labels.assign(**{key: as_text(labels[key]) for key in keys})
     owned = pd.merge_asof(
         spans.sort_values("last_run"),

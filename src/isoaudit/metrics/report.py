@@ -17,7 +17,7 @@ from isoaudit.metrics.counts import weekly_counts
 from isoaudit.metrics.coverage import account_audits, audit_coverage, gap_groups, latest_status
 from isoaudit.metrics.episodes import dormant_spans, every_episode_table, exposure_episodes
 from isoaudit.metrics.images import image_health
-from isoaudit.metrics.kpis import weekly_kpis
+from isoaudit.metrics.kpis import dormant_episodes, weekly_kpis
 from isoaudit.metrics.measures import stored
 from isoaudit.metrics.money import Rates
 from isoaudit.metrics.predicates import launchers, runs_only
@@ -144,7 +144,7 @@ def kpi_tables(
             dormant_days=config.dormant_days,
             every_episode=every_episode,
         )
-        dormant = dormant_spans(runs, dormant_days=config.dormant_days)
+        dormant = dormant_episodes(dormant_spans(runs, dormant_days=config.dormant_days), every_episode)
         kpis = weekly_kpis(
             runs,
             weeks=weeks,
