@@ -22,8 +22,8 @@ def name_stems(
     name, else the name. Codes (in order of first appearance) and the distinct stems (large strings);
     `names` and `tuning` as text_array gives them."""
     # Batch by batch, each batch's stems dictionary-encoded at once, so that only one batch's stems and
-    # intermediate arrays are held at a time besides the codes; unifying the dictionaries keeps the first
-    # batch's and appends the new stems of each next one: codes stay in order of first appearance.
+    # intermediate arrays per thread are held at a time besides the codes; unifying the dictionaries keeps
+    # the first batch's and appends the new stems of each next one: codes stay in order of first appearance.
     # The second half of the batches on a thread of its own: the stems are the longest part of job_facts.
     batches = pa.Table.from_arrays([names, tuning], names=["name", "tuning"]).to_batches()
     half = len(batches) // 2
