@@ -176,7 +176,7 @@ def check(tables: dict[str, Any], directory: Path) -> list[str]:
     for name, value in tables.items():
         try:
             if isinstance(value, pd.DataFrame):
-                pd.testing.assert_frame_equal(value, pd.read_pickle(directory / f"{name}.pkl"))
+                pd.testing.assert_frame_equal(value, _saved_frame(directory, name))
             else:
                 saved = _saved_json(directory, name)
                 now = json.loads(json.dumps(value, sort_keys=True, default=str))
@@ -186,6 +186,16 @@ def check(tables: dict[str, Any], directory: Path) -> list[str]:
             differ.append(name)
             print(f"  {name}: DIFFERS\n{str(exc)[:2000]}")
     return differ
+
+
+def _saved_frame(directory: Path, name: str) -> pd.DataFrame:
+    """A saved DataFrame. The job facts' family categorical holds only the families of some job since issue
+    14's seventh pass (before, also the name stems of the jobs a family tag names): a snapshot taken before
+    is compared with those unused categories removed, the others in their order, every value as saved."""
+    frame = pd.read_pickle(directory / f"{name}.pkl")
+    if name == "facts":
+        frame["family"] = frame["family"].cat.remove_unused_categories()
+    return frame
 
 
 def _saved_json(directory: Path, name: str) -> Any:

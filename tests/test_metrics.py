@@ -245,6 +245,14 @@ def test_family(facts: pd.DataFrame, job_name: str, family: str) -> None:
     assert facts.loc[job_name, "family"] == family
 
 
+def test_families_are_those_of_some_job(facts: pd.DataFrame) -> None:
+    families = facts["family"].cat.categories
+    # The stems of the tagged jobs (fraud-a, fraud-b) are no family; the tag-only families come last, sorted.
+    assert sorted(families) == sorted(set(facts["family"].astype(str)))
+    assert {"fraud-a", "fraud-b"}.isdisjoint(families)
+    assert list(families[-2:]) == ["fraud-pipeline", "fraud-scoring"]
+
+
 def test_posture_week_and_failure_class(facts: pd.DataFrame) -> None:
     serve = facts.loc["serve-2026-03-06-00-00-00-000"]
     assert (serve["posture"], bool(serve["compliant"])) == ("vpc-only", False)
