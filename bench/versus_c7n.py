@@ -138,9 +138,12 @@ class prefect_api:
 
     def __enter__(self) -> str:
         from prefect.server.api.server import SubprocessASGIServer
+        from prefect.settings import PREFECT_SERVER_ANALYTICS_ENABLED, temporary_settings
 
         self._server = SubprocessASGIServer()
-        self._server.start()
+        # No telemetry, as isoaudit's own temporary server: offline, its failure was an ERROR line.
+        with temporary_settings(updates={PREFECT_SERVER_ANALYTICS_ENABLED: False}):
+            self._server.start()
         return self._server.api_url
 
     def __exit__(self, *exc: object) -> None:
