@@ -296,7 +296,7 @@ def _mapped_team(account_id: str, ou_path: str, mapping: Mapping[str, str]) -> s
 def _family_codes(
     stem_codes: np.ndarray, stems: pa.Array, tags: _JobTags, *, tag_key: str | None
 ) -> tuple[np.ndarray, list[str]]:
-    """Stage 3: each job's family: its family tag, else its name stem (name_stems). The int64 codes (for
+    """Stage 3: each job's family: its family tag, else its name stem (name_stems). The 32-bit codes (for
     the history's keys) of the name stems, then of the families that are only a tag (`tag_only`,
     sorted)."""
     # The tags are looked up with Arrow: a pandas index of hundreds of thousands of stems costs more to
